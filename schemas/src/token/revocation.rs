@@ -265,6 +265,12 @@ impl SignedRevocation {
         &self.claims
     }
 
+    /// The serialized payload, as signed.
+    #[must_use]
+    pub fn payload_bytes(&self) -> &[u8] {
+        &self.envelope.payload
+    }
+
     /// The payload.
     #[must_use]
     pub fn revocation(&self) -> &Revocation {
