@@ -84,3 +84,12 @@ pub fn verify_cose_sign1_ed25519(
         .map_err(|_| CoseVerifyError::BadSignature)?;
     Ok(payload)
 }
+
+/// The bytes a COSE_Sign1 signature covers (RFC 9052 §4.4): the
+/// deterministic encoding of `["Signature1", protected, external_aad,
+/// payload]`, where `protected` is the serialized protected header exactly
+/// as carried in the message. Tokens are signed and verified over this.
+#[must_use]
+pub fn sign1_sig_structure(protected: &[u8], external_aad: &[u8], payload: &[u8]) -> Vec<u8> {
+    sig_structure(protected, external_aad, payload)
+}

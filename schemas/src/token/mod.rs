@@ -91,7 +91,7 @@ pub use self::claims::{
     MAX_SUBJECT_LEN, MAX_TEXT_LEN, MediaDigest, MediaRole, Provenance, Stone, VideoDigest,
     VideoRole,
 };
-pub use self::cose::{CoseVerifyError, verify_cose_sign1_ed25519};
+pub use self::cose::{CoseVerifyError, sign1_sig_structure, verify_cose_sign1_ed25519};
 pub use self::error::{CborPart, TokenBuildError, TokenParseError, TokenVerifyError};
 pub use self::id::{Cti, IdParseError, Kid, Sha256Digest, TokenId, sha256};
 pub use self::revocation::{
