@@ -1,6 +1,9 @@
 //! Public COSE vectors (cose-wg/Examples; see tests/vectors/cose/ORIGIN.md)
 //! checked against this crate's COSE_Sign1 Ed25519 code path.
 
+// Test helpers outside #[test] fns: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::path::PathBuf;
 
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
