@@ -1,0 +1,401 @@
+//! Strict CBOR for signed statements: RFC 8949 §4.2.1 core deterministic
+//! encoding, checked on input and produced on output.
+//!
+//! [`coset`] and [`ciborium`] accept any well-formed CBOR (non-shortest
+//! integers, indefinite lengths, unsorted or duplicate map keys). Loupe tokens
+//! are hashed into a log, so one token must have exactly one encoding. Input
+//! therefore goes through three gates:
+//!
+//! 1. a bounds-checked walk over the bytes ([`check`]) that rejects
+//!    indefinite lengths, non-shortest arguments, unsorted or duplicate map
+//!    keys, floats and unassigned simple values, nesting deeper than
+//!    [`MAX_DEPTH`], and trailing bytes, each with its own error;
+//! 2. decoding into a [`ciborium::Value`];
+//! 3. re-encoding that value canonically ([`encode`]) and comparing the bytes
+//!    with the input.
+
+use std::cmp::Ordering;
+
+use ciborium::Value;
+
+/// Deepest nesting of arrays, maps and tags accepted on input.
+///
+/// The deepest Loupe structure (a tagged COSE_Sign1 whose unprotected header
+/// holds an array of receipts) needs 3 levels; payloads need 4.
+pub const MAX_DEPTH: usize = 16;
+
+/// A CBOR data item is malformed or not in core deterministic encoding.
+///
+/// Offsets are byte offsets into the CBOR item that was being checked (the
+/// whole message, the protected header or the payload; see
+/// [`CborPart`](super::CborPart)).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CborError {
+    /// The input is empty or ends in the middle of a data item.
+    #[error("CBOR ends in the middle of an item")]
+    Truncated,
+    /// Bytes follow the single top-level data item.
+    #[error("{count} trailing byte(s) after the CBOR item")]
+    TrailingBytes {
+        /// How many bytes follow the item.
+        count: usize,
+    },
+    /// An indefinite-length string, array or map: deterministic encoding
+    /// requires definite lengths.
+    #[error("indefinite-length item at offset {offset}")]
+    IndefiniteLength {
+        /// Offset of the item's initial byte.
+        offset: usize,
+    },
+    /// An integer, length or tag number not in its shortest form.
+    #[error("integer or length not in shortest form at offset {offset}")]
+    NonShortestForm {
+        /// Offset of the item's initial byte.
+        offset: usize,
+    },
+    /// Map keys are not in bytewise order of their encodings.
+    #[error("map keys not sorted at offset {offset}")]
+    UnsortedMapKeys {
+        /// Offset of the first out-of-order key.
+        offset: usize,
+    },
+    /// The same map key appears twice.
+    #[error("duplicate map key at offset {offset}")]
+    DuplicateMapKey {
+        /// Offset of the second occurrence.
+        offset: usize,
+    },
+    /// A floating-point number, `undefined` or an unassigned simple value:
+    /// no Loupe format uses them.
+    #[error("float or unsupported simple value at offset {offset}")]
+    UnsupportedSimpleValue {
+        /// Offset of the item's initial byte.
+        offset: usize,
+    },
+    /// Not well-formed CBOR: a reserved additional-information value, a
+    /// "break" outside an indefinite-length item, or similar.
+    #[error("malformed CBOR at offset {offset}")]
+    Malformed {
+        /// Offset of the offending byte.
+        offset: usize,
+    },
+    /// Arrays, maps and tags nested deeper than [`MAX_DEPTH`].
+    #[error("CBOR nested deeper than {MAX_DEPTH} levels at offset {offset}")]
+    TooDeep {
+        /// Offset of the item that is too deep.
+        offset: usize,
+    },
+    /// A text string that is not valid UTF-8.
+    #[error("text string is not UTF-8 at offset {offset}")]
+    InvalidUtf8 {
+        /// Offset of the string's initial byte.
+        offset: usize,
+    },
+    /// The decoded value does not re-encode to the same bytes. The checks
+    /// above should catch every such case first; this is the final guard.
+    #[error("CBOR is not in core deterministic encoding")]
+    NotDeterministic,
+}
+
+/// Bounds-checked reader over a byte slice: it cannot index out of range.
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+/// The argument of a CBOR head.
+enum Arg {
+    Definite(u64),
+    Indefinite,
+}
+
+impl<'a> Reader<'a> {
+    fn byte(&mut self) -> Result<u8, CborError> {
+        let b = *self.buf.get(self.pos).ok_or(CborError::Truncated)?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn take(&mut self, len: u64) -> Result<&'a [u8], CborError> {
+        let len = usize::try_from(len).map_err(|_| CborError::Truncated)?;
+        let end = self.pos.checked_add(len).ok_or(CborError::Truncated)?;
+        let s = self.buf.get(self.pos..end).ok_or(CborError::Truncated)?;
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn uint_be(&mut self, n: u64) -> Result<u64, CborError> {
+        Ok(self
+            .take(n)?
+            .iter()
+            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+    }
+
+    fn remaining(&self) -> usize {
+        self.buf.len().saturating_sub(self.pos)
+    }
+
+    /// Reads one head; for major types 0..=6 enforces the shortest form.
+    /// Returns (major type, additional info, argument).
+    fn head(&mut self) -> Result<(u8, u8, Arg), CborError> {
+        let offset = self.pos;
+        let initial = self.byte()?;
+        let major = initial >> 5;
+        let info = initial & 0x1f;
+        let arg = match info {
+            0..=23 => Arg::Definite(u64::from(info)),
+            24 => Arg::Definite(self.uint_be(1)?),
+            25 => Arg::Definite(self.uint_be(2)?),
+            26 => Arg::Definite(self.uint_be(4)?),
+            27 => Arg::Definite(self.uint_be(8)?),
+            31 => Arg::Indefinite,
+            _ => return Err(CborError::Malformed { offset }),
+        };
+        if major != 7
+            && let Arg::Definite(v) = arg
+        {
+            let shortest = match info {
+                24 => v >= 24,
+                25 => v > 0xff,
+                26 => v > 0xffff,
+                27 => v > 0xffff_ffff,
+                _ => true,
+            };
+            if !shortest {
+                return Err(CborError::NonShortestForm { offset });
+            }
+        }
+        Ok((major, info, arg))
+    }
+
+    /// Walks one data item, checking deterministic encoding.
+    fn item(&mut self, depth: usize) -> Result<(), CborError> {
+        let offset = self.pos;
+        if depth > MAX_DEPTH {
+            return Err(CborError::TooDeep { offset });
+        }
+        let (major, info, arg) = self.head()?;
+        let len = match (major, arg) {
+            (7, _) => {
+                // false, true, null only.
+                return match info {
+                    20..=22 => Ok(()),
+                    31 => Err(CborError::Malformed { offset }),
+                    24 => {
+                        // Two-byte simple values below 32 are not well-formed.
+                        if self.buf.get(offset + 1).is_some_and(|b| *b < 32) {
+                            Err(CborError::Malformed { offset })
+                        } else {
+                            Err(CborError::UnsupportedSimpleValue { offset })
+                        }
+                    }
+                    _ => Err(CborError::UnsupportedSimpleValue { offset }),
+                };
+            }
+            (2..=5, Arg::Indefinite) => return Err(CborError::IndefiniteLength { offset }),
+            (_, Arg::Indefinite) => return Err(CborError::Malformed { offset }),
+            (_, Arg::Definite(len)) => len,
+        };
+        match major {
+            0 | 1 => Ok(()),
+            2 => self.take(len).map(|_| ()),
+            3 => {
+                let s = self.take(len)?;
+                std::str::from_utf8(s)
+                    .map(|_| ())
+                    .map_err(|_| CborError::InvalidUtf8 { offset })
+            }
+            4 => {
+                // Every item needs at least one byte: fail fast on absurd counts.
+                if len > self.remaining() as u64 {
+                    return Err(CborError::Truncated);
+                }
+                for _ in 0..len {
+                    self.item(depth + 1)?;
+                }
+                Ok(())
+            }
+            5 => {
+                if len.saturating_mul(2) > self.remaining() as u64 {
+                    return Err(CborError::Truncated);
+                }
+                let mut previous: Option<&[u8]> = None;
+                for _ in 0..len {
+                    let key_start = self.pos;
+                    self.item(depth + 1)?;
+                    let key = self
+                        .buf
+                        .get(key_start..self.pos)
+                        .ok_or(CborError::Truncated)?;
+                    if let Some(prev) = previous {
+                        match prev.cmp(key) {
+                            Ordering::Less => {}
+                            Ordering::Equal => {
+                                return Err(CborError::DuplicateMapKey { offset: key_start });
+                            }
+                            Ordering::Greater => {
+                                return Err(CborError::UnsortedMapKeys { offset: key_start });
+                            }
+                        }
+                    }
+                    previous = Some(key);
+                    self.item(depth + 1)?;
+                }
+                Ok(())
+            }
+            // 6: a tag and its content.
+            _ => self.item(depth + 1),
+        }
+    }
+}
+
+/// Checks that `bytes` is exactly one CBOR data item in core deterministic
+/// encoding, without decoding it.
+///
+/// # Errors
+///
+/// The first [`CborError`] found, walking the bytes in order.
+pub fn check(bytes: &[u8]) -> Result<(), CborError> {
+    let mut r = Reader { buf: bytes, pos: 0 };
+    r.item(0)?;
+    match r.remaining() {
+        0 => Ok(()),
+        count => Err(CborError::TrailingBytes { count }),
+    }
+}
+
+/// Decodes exactly one CBOR data item in core deterministic encoding.
+///
+/// # Errors
+///
+/// [`CborError`] if the bytes are malformed, not deterministic, or do not
+/// re-encode to themselves.
+pub fn decode(bytes: &[u8]) -> Result<Value, CborError> {
+    check(bytes)?;
+    let value: Value =
+        ciborium::de::from_reader(bytes).map_err(|_| CborError::Malformed { offset: 0 })?;
+    if encode(&value) != bytes {
+        return Err(CborError::NotDeterministic);
+    }
+    Ok(value)
+}
+
+/// Encodes a value in core deterministic encoding: shortest heads, definite
+/// lengths, map entries sorted by the bytes of their encoded keys.
+///
+/// Infallible: floats (never produced by Loupe) are written as 64-bit floats.
+#[must_use]
+pub fn encode(value: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_value(&mut out, value);
+    out
+}
+
+/// Writes a CBOR head with the shortest argument.
+pub(crate) fn write_head(out: &mut Vec<u8>, major: u8, arg: u64) {
+    let m = major << 5;
+    if arg < 24 {
+        out.push(m | arg as u8);
+    } else if let Ok(v) = u8::try_from(arg) {
+        out.push(m | 24);
+        out.push(v);
+    } else if let Ok(v) = u16::try_from(arg) {
+        out.push(m | 25);
+        out.extend_from_slice(&v.to_be_bytes());
+    } else if let Ok(v) = u32::try_from(arg) {
+        out.push(m | 26);
+        out.extend_from_slice(&v.to_be_bytes());
+    } else {
+        out.push(m | 27);
+        out.extend_from_slice(&arg.to_be_bytes());
+    }
+}
+
+pub(crate) fn write_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    write_head(out, 2, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+fn write_value(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Integer(i) => {
+            let i = i128::from(*i);
+            if i >= 0 {
+                write_head(out, 0, u64::try_from(i).unwrap_or(u64::MAX));
+            } else {
+                write_head(out, 1, u64::try_from(-1 - i).unwrap_or(u64::MAX));
+            }
+        }
+        Value::Bytes(b) => write_bytes(out, b),
+        Value::Text(t) => {
+            write_head(out, 3, t.len() as u64);
+            out.extend_from_slice(t.as_bytes());
+        }
+        Value::Array(items) => {
+            write_head(out, 4, items.len() as u64);
+            for item in items {
+                write_value(out, item);
+            }
+        }
+        Value::Map(entries) => {
+            let mut encoded: Vec<(Vec<u8>, &Value)> =
+                entries.iter().map(|(k, v)| (encode(k), v)).collect();
+            encoded.sort_by(|a, b| a.0.cmp(&b.0));
+            write_head(out, 5, encoded.len() as u64);
+            for (k, v) in encoded {
+                out.extend_from_slice(&k);
+                write_value(out, v);
+            }
+        }
+        Value::Tag(tag, inner) => {
+            write_head(out, 6, *tag);
+            write_value(out, inner);
+        }
+        Value::Bool(false) => out.push(0xf4),
+        Value::Bool(true) => out.push(0xf5),
+        Value::Null => out.push(0xf6),
+        Value::Float(f) => {
+            out.push(0xfb);
+            out.extend_from_slice(&f.to_be_bytes());
+        }
+        // `Value` is non-exhaustive; anything new is written as null.
+        _ => out.push(0xf6),
+    }
+}
+
+/// Shorthand for an integer value.
+pub(crate) fn int(i: i64) -> Value {
+    Value::Integer(i.into())
+}
+
+/// Shorthand for a text value.
+pub(crate) fn text(s: &str) -> Value {
+    Value::Text(s.to_owned())
+}
+
+/// The value of an integer, if `v` is one that fits in an `i64`.
+pub(crate) fn as_i64(v: &Value) -> Option<i64> {
+    match v {
+        Value::Integer(i) => i64::try_from(*i).ok(),
+        _ => None,
+    }
+}
+
+/// The value of an unsigned integer, if `v` is one.
+pub(crate) fn as_u64(v: &Value) -> Option<u64> {
+    match v {
+        Value::Integer(i) => u64::try_from(*i).ok(),
+        _ => None,
+    }
+}
+
+/// A short human-readable rendering of a map key, for error messages.
+pub(crate) fn describe_key(v: &Value) -> String {
+    match v {
+        Value::Integer(i) => i128::from(*i).to_string(),
+        Value::Text(t) => format!("{t:?}"),
+        Value::Bytes(_) => "a byte string".to_owned(),
+        _ => "a non-scalar key".to_owned(),
+    }
+}

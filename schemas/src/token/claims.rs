@@ -1,0 +1,845 @@
+//! The claims model: what a token says ([`Provenance`]) and who said it
+//! when ([`CwtClaims`]). Each type has a CBOR form (the signed bytes) and a
+//! JSON form (serde, `deny_unknown_fields`).
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use ciborium::Value;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::cbor::{as_u64, describe_key, int, text};
+use super::id::{Cti, Sha256Digest, TokenId};
+
+/// Longest stone text field (variety, species, colour, …), in bytes.
+pub const MAX_TEXT_LEN: usize = 256;
+/// Longest media type, in bytes (RFC 6838 §4.2 caps each half at 127).
+pub const MAX_MEDIA_TYPE_LEN: usize = 127;
+/// Longest issuer (`iss`), in bytes.
+pub const MAX_ISSUER_LEN: usize = 255;
+/// Longest report number (`sub`), in bytes.
+pub const MAX_SUBJECT_LEN: usize = 128;
+
+/// A claim set or payload is malformed or out of bounds.
+///
+/// `field` names use dotted paths such as `"stone.colour"` or
+/// `"images[].sha256"`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClaimsError {
+    /// A key that this format does not define.
+    #[error("unknown field {field}")]
+    UnknownField {
+        /// Path of the unknown key.
+        field: String,
+    },
+    /// A required field is absent.
+    #[error("missing field {field}")]
+    MissingField {
+        /// Path of the missing field.
+        field: &'static str,
+    },
+    /// A field has the wrong CBOR type.
+    #[error("field {field} must be {expected}")]
+    WrongType {
+        /// Path of the field.
+        field: &'static str,
+        /// What it must be.
+        expected: &'static str,
+    },
+    /// A byte string or array has the wrong length.
+    #[error("field {field} must have length {expected}")]
+    WrongLength {
+        /// Path of the field.
+        field: &'static str,
+        /// The required length.
+        expected: usize,
+    },
+    /// A text field is empty.
+    #[error("field {field} is empty")]
+    EmptyText {
+        /// Path of the field.
+        field: &'static str,
+    },
+    /// A text field is longer than allowed.
+    #[error("field {field} is longer than {max} bytes")]
+    TextTooLong {
+        /// Path of the field.
+        field: &'static str,
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// A text field holds a control character (including newlines).
+    #[error("field {field} contains a control character")]
+    ControlCharacter {
+        /// Path of the field.
+        field: &'static str,
+    },
+    /// A media type is not of the form `type/subtype` (RFC 6838 names).
+    #[error("field {field} is not a media type of the form type/subtype")]
+    InvalidMediaType {
+        /// Path of the field.
+        field: &'static str,
+    },
+    /// A number that must be positive is zero.
+    #[error("field {field} must be greater than zero")]
+    Zero {
+        /// Path of the field.
+        field: &'static str,
+    },
+    /// An image role outside `face-up`, `table`, `pavilion`, `side`,
+    /// `girdle`, `swatch`.
+    #[error("unknown image role {role:?}")]
+    UnknownImageRole {
+        /// The role as given.
+        role: String,
+    },
+    /// A video role other than `light-play`.
+    #[error("unknown video role {role:?}")]
+    UnknownVideoRole {
+        /// The role as given.
+        role: String,
+    },
+    /// The same role appears twice in `images` or `videos`.
+    #[error("role {role} appears more than once")]
+    DuplicateRole {
+        /// The repeated role.
+        role: &'static str,
+    },
+    /// A list is longer than allowed.
+    #[error("field {field} has more than {max} entries")]
+    TooManyItems {
+        /// Path of the list.
+        field: &'static str,
+        /// The limit.
+        max: usize,
+    },
+}
+
+pub(crate) fn check_text(field: &'static str, s: &str, max: usize) -> Result<(), ClaimsError> {
+    if s.is_empty() {
+        return Err(ClaimsError::EmptyText { field });
+    }
+    if s.len() > max {
+        return Err(ClaimsError::TextTooLong { field, max });
+    }
+    if s.chars().any(char::is_control) {
+        return Err(ClaimsError::ControlCharacter { field });
+    }
+    Ok(())
+}
+
+fn check_media_type(field: &'static str, s: &str) -> Result<(), ClaimsError> {
+    if s.len() > MAX_MEDIA_TYPE_LEN {
+        return Err(ClaimsError::TextTooLong {
+            field,
+            max: MAX_MEDIA_TYPE_LEN,
+        });
+    }
+    let name_ok = |part: &str| {
+        !part.is_empty()
+            && part.bytes().all(|b| {
+                b.is_ascii_alphanumeric()
+                    || matches!(
+                        b,
+                        b'!' | b'#' | b'$' | b'&' | b'-' | b'^' | b'_' | b'.' | b'+'
+                    )
+            })
+    };
+    match s.split_once('/') {
+        Some((t, sub)) if name_ok(t) && name_ok(sub) => Ok(()),
+        _ => Err(ClaimsError::InvalidMediaType { field }),
+    }
+}
+
+/// A CBOR map being taken apart field by field; whatever is left at the end
+/// is an unknown field.
+pub(crate) struct Fields {
+    entries: Vec<(Value, Value)>,
+    context: &'static str,
+}
+
+impl Fields {
+    pub(crate) fn new(v: Value, context: &'static str) -> Result<Self, ClaimsError> {
+        match v {
+            Value::Map(entries) => Ok(Self { entries, context }),
+            _ => Err(ClaimsError::WrongType {
+                field: context,
+                expected: "a map",
+            }),
+        }
+    }
+
+    pub(crate) fn take(&mut self, key: &Value) -> Option<Value> {
+        let pos = self.entries.iter().position(|(k, _)| k == key)?;
+        Some(self.entries.swap_remove(pos).1)
+    }
+
+    pub(crate) fn require(
+        &mut self,
+        key: &Value,
+        field: &'static str,
+    ) -> Result<Value, ClaimsError> {
+        self.take(key).ok_or(ClaimsError::MissingField { field })
+    }
+
+    pub(crate) fn finish(self) -> Result<(), ClaimsError> {
+        match self.entries.first() {
+            None => Ok(()),
+            Some((k, _)) => Err(ClaimsError::UnknownField {
+                field: format!("{}.{}", self.context, describe_key(k)),
+            }),
+        }
+    }
+}
+
+pub(crate) fn want_text(v: Value, field: &'static str, max: usize) -> Result<String, ClaimsError> {
+    match v {
+        Value::Text(s) => {
+            check_text(field, &s, max)?;
+            Ok(s)
+        }
+        _ => Err(ClaimsError::WrongType {
+            field,
+            expected: "a text string",
+        }),
+    }
+}
+
+pub(crate) fn want_uint(v: &Value, field: &'static str) -> Result<u64, ClaimsError> {
+    as_u64(v).ok_or(ClaimsError::WrongType {
+        field,
+        expected: "an unsigned integer",
+    })
+}
+
+pub(crate) fn want_bytes<const N: usize>(
+    v: Value,
+    field: &'static str,
+) -> Result<[u8; N], ClaimsError> {
+    match v {
+        Value::Bytes(b) => <[u8; N]>::try_from(b.as_slice())
+            .map_err(|_| ClaimsError::WrongLength { field, expected: N }),
+        _ => Err(ClaimsError::WrongType {
+            field,
+            expected: "a byte string",
+        }),
+    }
+}
+
+fn want_array(v: Value, field: &'static str, max: usize) -> Result<Vec<Value>, ClaimsError> {
+    match v {
+        Value::Array(a) if a.len() > max => Err(ClaimsError::TooManyItems { field, max }),
+        Value::Array(a) => Ok(a),
+        _ => Err(ClaimsError::WrongType {
+            field,
+            expected: "an array",
+        }),
+    }
+}
+
+fn text_map(entries: Vec<(&str, Value)>) -> Value {
+    Value::Map(entries.into_iter().map(|(k, v)| (text(k), v)).collect())
+}
+
+fn uint(v: u64) -> Value {
+    Value::Integer(v.into())
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A role of a photo or video in the standard capture set. Implemented by
+/// [`ImageRole`] and [`VideoRole`] only.
+pub trait MediaRole: sealed::Sealed + Copy + Eq + Ord + fmt::Debug + 'static {
+    /// Every role, in capture order.
+    const ALL: &'static [Self];
+    /// Path of the list in the payload (`"images"` or `"videos"`).
+    const LIST: &'static str;
+    /// The wire name, e.g. `"face-up"`.
+    fn as_str(self) -> &'static str;
+    /// Parses a wire name.
+    ///
+    /// # Errors
+    ///
+    /// [`ClaimsError::UnknownImageRole`] or [`ClaimsError::UnknownVideoRole`].
+    fn parse(s: &str) -> Result<Self, ClaimsError>;
+}
+
+/// The role of a photo in the standard 6-shot capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ImageRole {
+    /// `face-up`: the stone face up, as a buyer sees it.
+    FaceUp,
+    /// `table`: looking straight down on the table facet.
+    Table,
+    /// `pavilion`: the underside.
+    Pavilion,
+    /// `side`: profile view.
+    Side,
+    /// `girdle`: the girdle edge (inscriptions).
+    Girdle,
+    /// `swatch`: the stone beside the colour-calibration card.
+    Swatch,
+}
+
+impl sealed::Sealed for ImageRole {}
+
+impl MediaRole for ImageRole {
+    const ALL: &'static [Self] = &[
+        Self::FaceUp,
+        Self::Table,
+        Self::Pavilion,
+        Self::Side,
+        Self::Girdle,
+        Self::Swatch,
+    ];
+    const LIST: &'static str = "images";
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::FaceUp => "face-up",
+            Self::Table => "table",
+            Self::Pavilion => "pavilion",
+            Self::Side => "side",
+            Self::Girdle => "girdle",
+            Self::Swatch => "swatch",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, ClaimsError> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| ClaimsError::UnknownImageRole { role: s.to_owned() })
+    }
+}
+
+/// The role of a video in the standard capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum VideoRole {
+    /// `light-play`: the stone rotating under light.
+    LightPlay,
+}
+
+impl sealed::Sealed for VideoRole {}
+
+impl MediaRole for VideoRole {
+    const ALL: &'static [Self] = &[Self::LightPlay];
+    const LIST: &'static str = "videos";
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::LightPlay => "light-play",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, ClaimsError> {
+        match s {
+            "light-play" => Ok(Self::LightPlay),
+            _ => Err(ClaimsError::UnknownVideoRole { role: s.to_owned() }),
+        }
+    }
+}
+
+macro_rules! role_serde {
+    ($t:ty) => {
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $t {
+            type Err = ClaimsError;
+            fn from_str(s: &str) -> Result<Self, ClaimsError> {
+                <$t as MediaRole>::parse(s)
+            }
+        }
+
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+                <$t as MediaRole>::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+role_serde!(ImageRole);
+role_serde!(VideoRole);
+
+/// A file bound by digest: the lab report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDigest {
+    /// SHA-256 of the file's bytes.
+    pub sha256: Sha256Digest,
+    /// Media type, e.g. `application/pdf`.
+    pub media_type: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+impl FileDigest {
+    /// Checks the media type.
+    ///
+    /// # Errors
+    ///
+    /// [`ClaimsError::InvalidMediaType`] or [`ClaimsError::TextTooLong`].
+    pub fn validate(&self) -> Result<(), ClaimsError> {
+        check_media_type("report.media_type", &self.media_type)
+    }
+
+    fn to_value(&self) -> Value {
+        text_map(vec![
+            ("sha256", Value::Bytes(self.sha256.0.to_vec())),
+            ("media_type", text(&self.media_type)),
+            ("size", uint(self.size)),
+        ])
+    }
+
+    fn from_value(v: Value) -> Result<Self, ClaimsError> {
+        let mut f = Fields::new(v, "report")?;
+        let d = Self {
+            sha256: Sha256Digest(want_bytes(
+                f.require(&text("sha256"), "report.sha256")?,
+                "report.sha256",
+            )?),
+            media_type: want_text(
+                f.require(&text("media_type"), "report.media_type")?,
+                "report.media_type",
+                MAX_MEDIA_TYPE_LEN,
+            )?,
+            size: want_uint(&f.require(&text("size"), "report.size")?, "report.size")?,
+        };
+        f.finish()?;
+        d.validate()?;
+        Ok(d)
+    }
+}
+
+/// A photo or video bound by digest, with its role in the capture set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    bound(deserialize = "R: MediaRole + Deserialize<'de>")
+)]
+pub struct MediaDigest<R: MediaRole> {
+    /// Which shot this is.
+    pub role: R,
+    /// SHA-256 of the file's bytes.
+    pub sha256: Sha256Digest,
+    /// Media type, e.g. `image/jpeg` or `video/mp4`.
+    pub media_type: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// A photo bound by digest.
+pub type ImageDigest = MediaDigest<ImageRole>;
+/// A video bound by digest.
+pub type VideoDigest = MediaDigest<VideoRole>;
+
+impl<R: MediaRole> MediaDigest<R> {
+    fn to_value(&self) -> Value {
+        text_map(vec![
+            ("role", text(self.role.as_str())),
+            ("sha256", Value::Bytes(self.sha256.0.to_vec())),
+            ("media_type", text(&self.media_type)),
+            ("size", uint(self.size)),
+        ])
+    }
+
+    fn from_value(v: Value) -> Result<Self, ClaimsError> {
+        let mut f = Fields::new(v, R::LIST)?;
+        let role = match f.require(&text("role"), "media.role")? {
+            Value::Text(s) => R::parse(&s)?,
+            _ => {
+                return Err(ClaimsError::WrongType {
+                    field: "media.role",
+                    expected: "a text string",
+                });
+            }
+        };
+        let d = Self {
+            role,
+            sha256: Sha256Digest(want_bytes(
+                f.require(&text("sha256"), "media.sha256")?,
+                "media.sha256",
+            )?),
+            media_type: want_text(
+                f.require(&text("media_type"), "media.media_type")?,
+                "media.media_type",
+                MAX_MEDIA_TYPE_LEN,
+            )?,
+            size: want_uint(&f.require(&text("size"), "media.size")?, "media.size")?,
+        };
+        f.finish()?;
+        Ok(d)
+    }
+}
+
+fn validate_media<R: MediaRole>(list: &[MediaDigest<R>]) -> Result<(), ClaimsError> {
+    if list.len() > R::ALL.len() {
+        return Err(ClaimsError::TooManyItems {
+            field: R::LIST,
+            max: R::ALL.len(),
+        });
+    }
+    let mut seen = BTreeSet::new();
+    for m in list {
+        check_media_type("media.media_type", &m.media_type)?;
+        if !seen.insert(m.role) {
+            return Err(ClaimsError::DuplicateRole {
+                role: m.role.as_str(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Facts about the stone, as the lab report states them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stone {
+    /// Trade variety, e.g. `Ruby`.
+    pub variety: String,
+    /// Mineral species, e.g. `Corundum`.
+    pub species: String,
+    /// Weight in milli-carats (1.52 ct = 1520).
+    pub weight_mct: u64,
+    /// Colour description, e.g. `pigeon's blood`.
+    pub colour: String,
+    /// Shape, e.g. `oval`.
+    pub shape: String,
+    /// Cutting style, e.g. `mixed`.
+    pub cut: String,
+    /// Clarity grade, e.g. `VS`.
+    pub clarity: String,
+    /// Length, width, depth in micrometres.
+    pub dimensions_um: [u64; 3],
+    /// Treatment, e.g. `none` or `heated`.
+    pub treatment: String,
+    /// Geographic origin, when the lab states one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+}
+
+impl Stone {
+    /// Checks text fields (non-empty, at most [`MAX_TEXT_LEN`] bytes, no
+    /// control characters) and that weight and dimensions are positive.
+    ///
+    /// # Errors
+    ///
+    /// The first [`ClaimsError`] found.
+    pub fn validate(&self) -> Result<(), ClaimsError> {
+        for (field, s) in [
+            ("stone.variety", &self.variety),
+            ("stone.species", &self.species),
+            ("stone.colour", &self.colour),
+            ("stone.shape", &self.shape),
+            ("stone.cut", &self.cut),
+            ("stone.clarity", &self.clarity),
+            ("stone.treatment", &self.treatment),
+        ] {
+            check_text(field, s, MAX_TEXT_LEN)?;
+        }
+        if let Some(origin) = &self.origin {
+            check_text("stone.origin", origin, MAX_TEXT_LEN)?;
+        }
+        if self.weight_mct == 0 {
+            return Err(ClaimsError::Zero {
+                field: "stone.weight_mct",
+            });
+        }
+        if self.dimensions_um.contains(&0) {
+            return Err(ClaimsError::Zero {
+                field: "stone.dimensions_um",
+            });
+        }
+        Ok(())
+    }
+
+    fn to_value(&self) -> Value {
+        let mut entries = vec![
+            ("variety", text(&self.variety)),
+            ("species", text(&self.species)),
+            ("weight_mct", uint(self.weight_mct)),
+            ("colour", text(&self.colour)),
+            ("shape", text(&self.shape)),
+            ("cut", text(&self.cut)),
+            ("clarity", text(&self.clarity)),
+            (
+                "dimensions_um",
+                Value::Array(self.dimensions_um.iter().map(|d| uint(*d)).collect()),
+            ),
+            ("treatment", text(&self.treatment)),
+        ];
+        if let Some(origin) = &self.origin {
+            entries.push(("origin", text(origin)));
+        }
+        text_map(entries)
+    }
+
+    fn from_value(v: Value) -> Result<Self, ClaimsError> {
+        let mut f = Fields::new(v, "stone")?;
+        let mut t = |key: &'static str, field: &'static str| {
+            f.require(&text(key), field)
+                .and_then(|v| want_text(v, field, MAX_TEXT_LEN))
+        };
+        let variety = t("variety", "stone.variety")?;
+        let species = t("species", "stone.species")?;
+        let colour = t("colour", "stone.colour")?;
+        let shape = t("shape", "stone.shape")?;
+        let cut = t("cut", "stone.cut")?;
+        let clarity = t("clarity", "stone.clarity")?;
+        let treatment = t("treatment", "stone.treatment")?;
+        let weight_mct = want_uint(
+            &f.require(&text("weight_mct"), "stone.weight_mct")?,
+            "stone.weight_mct",
+        )?;
+        let dims = want_array(
+            f.require(&text("dimensions_um"), "stone.dimensions_um")?,
+            "stone.dimensions_um",
+            3,
+        )?;
+        let dimensions_um = match dims.as_slice() {
+            [l, w, d] => [
+                want_uint(l, "stone.dimensions_um")?,
+                want_uint(w, "stone.dimensions_um")?,
+                want_uint(d, "stone.dimensions_um")?,
+            ],
+            _ => {
+                return Err(ClaimsError::WrongLength {
+                    field: "stone.dimensions_um",
+                    expected: 3,
+                });
+            }
+        };
+        let origin = f
+            .take(&text("origin"))
+            .map(|v| want_text(v, "stone.origin", MAX_TEXT_LEN))
+            .transpose()?;
+        f.finish()?;
+        let stone = Self {
+            variety,
+            species,
+            weight_mct,
+            colour,
+            shape,
+            cut,
+            clarity,
+            dimensions_um,
+            treatment,
+            origin,
+        };
+        stone.validate()?;
+        Ok(stone)
+    }
+}
+
+/// The token payload: what the lab certifies.
+///
+/// JSON form (keys exactly these; `origin` and `supersedes` optional,
+/// `videos` may be omitted for an empty list):
+///
+/// ```json
+/// {"report":{"sha256":"<64 hex>","media_type":"application/pdf","size":123},
+///  "images":[{"role":"face-up","sha256":"<64 hex>","media_type":"image/jpeg","size":456}],
+///  "videos":[{"role":"light-play","sha256":"<64 hex>","media_type":"video/mp4","size":789}],
+///  "stone":{"variety":"Ruby","species":"Corundum","weight_mct":1520,
+///           "colour":"pigeon's blood","shape":"oval","cut":"mixed","clarity":"VS",
+///           "dimensions_um":[7100,5600,3400],"treatment":"none","origin":"Myanmar"},
+///  "supersedes":"<43-char token id>"}
+/// ```
+///
+/// Deserializing JSON also runs [`Provenance::validate`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "ProvenanceJson")]
+pub struct Provenance {
+    /// The lab report file.
+    pub report: FileDigest,
+    /// Photos, each role at most once.
+    pub images: Vec<ImageDigest>,
+    /// Videos, each role at most once.
+    pub videos: Vec<VideoDigest>,
+    /// Facts about the stone.
+    pub stone: Stone,
+    /// The token this one replaces (re-photography, revaluation, re-cut).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub supersedes: Option<TokenId>,
+}
+
+/// Mirror of [`Provenance`] for JSON input, validated on conversion.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProvenanceJson {
+    report: FileDigest,
+    images: Vec<ImageDigest>,
+    #[serde(default)]
+    videos: Vec<VideoDigest>,
+    stone: Stone,
+    #[serde(default)]
+    supersedes: Option<TokenId>,
+}
+
+impl TryFrom<ProvenanceJson> for Provenance {
+    type Error = ClaimsError;
+
+    fn try_from(j: ProvenanceJson) -> Result<Self, ClaimsError> {
+        let p = Self {
+            report: j.report,
+            images: j.images,
+            videos: j.videos,
+            stone: j.stone,
+            supersedes: j.supersedes,
+        };
+        p.validate()?;
+        Ok(p)
+    }
+}
+
+impl Provenance {
+    /// Checks every bound: media types, roles unique, list lengths, stone
+    /// fields.
+    ///
+    /// # Errors
+    ///
+    /// The first [`ClaimsError`] found.
+    pub fn validate(&self) -> Result<(), ClaimsError> {
+        self.report.validate()?;
+        validate_media(&self.images)?;
+        validate_media(&self.videos)?;
+        self.stone.validate()
+    }
+
+    /// The payload as a CBOR value (maps are sorted when encoded).
+    pub(crate) fn to_value(&self) -> Value {
+        let mut entries = vec![
+            ("report", self.report.to_value()),
+            (
+                "images",
+                Value::Array(self.images.iter().map(MediaDigest::to_value).collect()),
+            ),
+            (
+                "videos",
+                Value::Array(self.videos.iter().map(MediaDigest::to_value).collect()),
+            ),
+            ("stone", self.stone.to_value()),
+        ];
+        if let Some(id) = &self.supersedes {
+            entries.push(("supersedes", Value::Bytes(id.0.to_vec())));
+        }
+        text_map(entries)
+    }
+
+    /// Reads the payload from a decoded CBOR value.
+    pub(crate) fn from_value(v: Value) -> Result<Self, ClaimsError> {
+        let mut f = Fields::new(v, "payload")?;
+        let report = FileDigest::from_value(f.require(&text("report"), "report")?)?;
+        let images = want_array(
+            f.require(&text("images"), "images")?,
+            "images",
+            ImageRole::ALL.len(),
+        )?
+        .into_iter()
+        .map(MediaDigest::from_value)
+        .collect::<Result<Vec<_>, _>>()?;
+        let videos = want_array(
+            f.require(&text("videos"), "videos")?,
+            "videos",
+            VideoRole::ALL.len(),
+        )?
+        .into_iter()
+        .map(MediaDigest::from_value)
+        .collect::<Result<Vec<_>, _>>()?;
+        let stone = Stone::from_value(f.require(&text("stone"), "stone")?)?;
+        let supersedes = f
+            .take(&text("supersedes"))
+            .map(|v| want_bytes(v, "supersedes").map(TokenId))
+            .transpose()?;
+        f.finish()?;
+        let p = Self {
+            report,
+            images,
+            videos,
+            stone,
+            supersedes,
+        };
+        p.validate()?;
+        Ok(p)
+    }
+}
+
+/// The CWT claims of a token (protected header 15, RFC 9597).
+///
+/// JSON: `{"iss":"lab.example","sub":"R-2024-0001","iat":1700000000,"cti":"<32 hex>"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CwtClaims {
+    /// Claim 1: the issuer's origin, e.g. `lab.example`.
+    pub iss: String,
+    /// Claim 2: the lab's report number.
+    pub sub: String,
+    /// Claim 6: issued at, seconds since the Unix epoch.
+    pub iat: u64,
+    /// Claim 7: 16 random bytes.
+    pub cti: Cti,
+}
+
+/// CWT claim labels (RFC 8392 §4).
+pub(crate) const CLAIM_ISS: i64 = 1;
+pub(crate) const CLAIM_SUB: i64 = 2;
+pub(crate) const CLAIM_IAT: i64 = 6;
+pub(crate) const CLAIM_CTI: i64 = 7;
+
+impl CwtClaims {
+    /// Checks `iss` and `sub` (non-empty, bounded, no control characters).
+    ///
+    /// # Errors
+    ///
+    /// The first [`ClaimsError`] found.
+    pub fn validate(&self) -> Result<(), ClaimsError> {
+        check_text("cwt.iss", &self.iss, MAX_ISSUER_LEN)?;
+        check_text("cwt.sub", &self.sub, MAX_SUBJECT_LEN)
+    }
+
+    pub(crate) fn to_value(&self) -> Value {
+        Value::Map(vec![
+            (int(CLAIM_ISS), text(&self.iss)),
+            (int(CLAIM_SUB), text(&self.sub)),
+            (int(CLAIM_IAT), uint(self.iat)),
+            (int(CLAIM_CTI), Value::Bytes(self.cti.0.to_vec())),
+        ])
+    }
+
+    pub(crate) fn from_value(v: Value) -> Result<Self, ClaimsError> {
+        let mut f = Fields::new(v, "cwt")?;
+        let iss = want_text(
+            f.require(&int(CLAIM_ISS), "cwt.iss")?,
+            "cwt.iss",
+            MAX_ISSUER_LEN,
+        )?;
+        let sub = want_text(
+            f.require(&int(CLAIM_SUB), "cwt.sub")?,
+            "cwt.sub",
+            MAX_SUBJECT_LEN,
+        )?;
+        let iat = want_uint(&f.require(&int(CLAIM_IAT), "cwt.iat")?, "cwt.iat")?;
+        let cti = Cti(want_bytes(
+            f.require(&int(CLAIM_CTI), "cwt.cti")?,
+            "cwt.cti",
+        )?);
+        f.finish()?;
+        Ok(Self { iss, sub, iat, cti })
+    }
+}

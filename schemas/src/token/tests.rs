@@ -1,0 +1,1426 @@
+//! Unit tests: round trips, strictness tables, mutation sweeps.
+
+use ciborium::Value;
+use ed25519_dalek::{Signer as _, SigningKey};
+
+use super::cbor::{self, CborError, int, text};
+use super::envelope::{HDR_ALG, HDR_CRIT, encode_sign1, sig_structure};
+use super::*;
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+fn digest(tag: &str) -> Sha256Digest {
+    Sha256Digest::of(tag.as_bytes())
+}
+
+fn provenance() -> Provenance {
+    Provenance {
+        report: FileDigest {
+            sha256: digest("report"),
+            media_type: "application/pdf".into(),
+            size: 123,
+        },
+        images: vec![
+            ImageDigest {
+                role: ImageRole::FaceUp,
+                sha256: digest("face-up"),
+                media_type: "image/jpeg".into(),
+                size: 2_000_000,
+            },
+            ImageDigest {
+                role: ImageRole::Swatch,
+                sha256: digest("swatch"),
+                media_type: "image/jpeg".into(),
+                size: 1_500_000,
+            },
+        ],
+        videos: vec![VideoDigest {
+            role: VideoRole::LightPlay,
+            sha256: digest("video"),
+            media_type: "video/mp4".into(),
+            size: 30_000_000,
+        }],
+        stone: Stone {
+            variety: "Ruby".into(),
+            species: "Corundum".into(),
+            weight_mct: 1520,
+            colour: "pigeon's blood".into(),
+            shape: "oval".into(),
+            cut: "mixed".into(),
+            clarity: "VS".into(),
+            dimensions_um: [7100, 5600, 3400],
+            treatment: "none".into(),
+            origin: Some("Myanmar".into()),
+        },
+        supersedes: None,
+    }
+}
+
+fn builder() -> TokenBuilder {
+    TokenBuilder::new("lab.example", "R-2024-0001", provenance())
+        .iat(1_700_000_000)
+        .cti(Cti([0x11; 16]))
+}
+
+fn token_bytes() -> Vec<u8> {
+    builder().sign(&key(1)).unwrap().logged_bytes().to_vec()
+}
+
+/// The protected header entries `TokenBuilder` would write for `key`.
+fn header_entries(k: &SigningKey) -> Vec<(Value, Value)> {
+    let claims = CwtClaims {
+        iss: "lab.example".into(),
+        sub: "R-2024-0001".into(),
+        iat: 1_700_000_000,
+        cti: Cti([0x11; 16]),
+    };
+    vec![
+        (int(1), int(-8)),
+        (int(3), text(TOKEN_CONTENT_TYPE)),
+        (int(4), Value::Bytes(Kid::of(&k.verifying_key()).0.to_vec())),
+        (int(15), claims.to_value()),
+    ]
+}
+
+/// Signs arbitrary protected-header and payload bytes correctly, so that
+/// only the parser's own rules can reject the result.
+fn sign_raw(protected: &[u8], payload: &[u8], k: &SigningKey) -> Vec<u8> {
+    let sig = k.sign(&sig_structure(protected, &[], payload)).to_bytes();
+    encode_sign1(protected, &[], payload, &sig)
+}
+
+fn payload_bytes() -> Vec<u8> {
+    cbor::encode(&provenance().to_value())
+}
+
+fn with_header(entries: Vec<(Value, Value)>) -> Result<Token, TokenParseError> {
+    let k = key(1);
+    let bytes = sign_raw(&cbor::encode(&Value::Map(entries)), &payload_bytes(), &k);
+    Token::parse(&bytes)
+}
+
+fn with_payload(payload: &[u8]) -> Result<Token, TokenParseError> {
+    let k = key(1);
+    let protected = cbor::encode(&Value::Map(header_entries(&k)));
+    Token::parse(&sign_raw(&protected, payload, &k))
+}
+
+// ---------------------------------------------------------------- round trips
+
+#[test]
+fn round_trip_parse_and_verify() {
+    let k = key(1);
+    let token = builder().sign(&k).unwrap();
+    let bytes = token.logged_bytes().to_vec();
+    let parsed = Token::parse(&bytes).unwrap();
+    assert_eq!(parsed, token);
+    assert_eq!(parsed.provenance(), &provenance());
+    assert_eq!(parsed.claims().iss, "lab.example");
+    assert_eq!(parsed.claims().sub, "R-2024-0001");
+    assert_eq!(parsed.claims().iat, 1_700_000_000);
+    assert_eq!(parsed.alg(), Algorithm::EdDsa);
+    assert_eq!(parsed.kid(), Kid::of(&k.verifying_key()));
+    assert_eq!(parsed.x5chain(), None);
+    assert!(parsed.receipts().is_empty());
+    assert_eq!(parsed.to_bytes(), bytes);
+
+    let verified = parsed.verify(&k.verifying_key()).unwrap();
+    assert_eq!(verified.id(), token.id());
+    assert_eq!(verified.provenance(), &provenance());
+    assert_eq!(verified.key(), &k.verifying_key());
+
+    // Token id = SHA-256 of the logged bytes, 43 chars of base64url.
+    assert_eq!(token.id().0, sha256(&bytes));
+    let s = token.id().to_string();
+    assert_eq!(s.len(), 43);
+    assert_eq!(s.parse::<TokenId>().unwrap(), token.id());
+    // Our own output is deterministic CBOR all the way down.
+    cbor::check(&bytes).unwrap();
+    cbor::check(parsed.protected_header_bytes()).unwrap();
+    cbor::check(parsed.payload_bytes()).unwrap();
+    assert_eq!(bytes.first(), Some(&0xd2), "tag 18");
+}
+
+#[test]
+fn signing_twice_differs_only_by_random_cti() {
+    let a = TokenBuilder::new("lab.example", "R-1", provenance())
+        .iat(1)
+        .sign(&key(1))
+        .unwrap();
+    let b = TokenBuilder::new("lab.example", "R-1", provenance())
+        .iat(1)
+        .sign(&key(1))
+        .unwrap();
+    assert_ne!(a.claims().cti, b.claims().cti);
+    assert_ne!(a.id(), b.id());
+    let c = builder().sign(&key(1)).unwrap();
+    let d = builder().sign(&key(1)).unwrap();
+    assert_eq!(
+        c.logged_bytes(),
+        d.logged_bytes(),
+        "Ed25519 is deterministic"
+    );
+}
+
+#[test]
+fn ed25519_alg_minus_19_round_trip() {
+    let k = key(2);
+    let token = builder().alg(Algorithm::Ed25519).sign(&k).unwrap();
+    let parsed = Token::parse(token.logged_bytes()).unwrap();
+    assert_eq!(parsed.alg(), Algorithm::Ed25519);
+    // {1: -19, ...}: 0xa4 0x01 0x32
+    assert_eq!(
+        parsed.protected_header_bytes().get(..3),
+        Some(&[0xa4, 0x01, 0x32][..])
+    );
+    parsed.verify(&k.verifying_key()).unwrap();
+}
+
+#[test]
+fn x5chain_one_cert_is_bstr_several_are_array() {
+    let one = builder()
+        .x5chain(vec![vec![0x30, 0x01]])
+        .sign(&key(1))
+        .unwrap();
+    assert_eq!(one.x5chain(), Some(&[vec![0x30, 0x01]][..]));
+    let Value::Map(h) = cbor::decode(one.protected_header_bytes()).unwrap() else {
+        panic!("map")
+    };
+    assert!(h.contains(&(int(33), Value::Bytes(vec![0x30, 0x01]))));
+
+    let chain = vec![vec![0x30, 0x01], vec![0x30, 0x02]];
+    let two = builder().x5chain(chain.clone()).sign(&key(1)).unwrap();
+    assert_eq!(two.x5chain(), Some(chain.as_slice()));
+    two.verify(&key(1).verifying_key()).unwrap();
+
+    assert!(matches!(
+        builder().x5chain(vec![]).sign(&key(1)),
+        Err(TokenBuildError::X5chain { .. })
+    ));
+    // A one-element array is not the RFC 9360 form.
+    let mut h = header_entries(&key(1));
+    h.push((int(33), Value::Array(vec![Value::Bytes(vec![1])])));
+    assert!(matches!(
+        with_header(h),
+        Err(TokenParseError::InvalidHeader { label: 33, .. })
+    ));
+}
+
+#[test]
+fn supersedes_round_trip() {
+    let first = builder().sign(&key(1)).unwrap();
+    let mut p = provenance();
+    p.supersedes = Some(first.id());
+    let second = TokenBuilder::new("lab.example", "R-2024-0001", p)
+        .sign(&key(1))
+        .unwrap();
+    let parsed = Token::parse(second.logged_bytes()).unwrap();
+    assert_eq!(parsed.provenance().supersedes, Some(first.id()));
+}
+
+// ---------------------------------------------------------------- key checks
+
+#[test]
+fn wrong_key_is_kid_mismatch() {
+    let token = Token::parse(&token_bytes()).unwrap();
+    let err = token.verify(&key(9).verifying_key()).unwrap_err();
+    assert!(matches!(err, TokenVerifyError::KidMismatch { .. }), "{err}");
+}
+
+#[test]
+fn right_kid_wrong_signer_is_bad_signature() {
+    // kid names key 1, but key 2 signs.
+    let protected = cbor::encode(&Value::Map(header_entries(&key(1))));
+    let bytes = sign_raw(&protected, &payload_bytes(), &key(2));
+    let token = Token::parse(&bytes).unwrap();
+    assert_eq!(
+        token.verify(&key(1).verifying_key()).unwrap_err(),
+        TokenVerifyError::BadSignature
+    );
+}
+
+// ---------------------------------------------------------------- sweeps
+
+#[test]
+fn every_truncated_prefix_fails_to_parse() {
+    let bytes = token_bytes();
+    for n in 0..bytes.len() {
+        assert!(
+            Token::parse(&bytes[..n]).is_err(),
+            "prefix of {n} bytes parsed"
+        );
+    }
+}
+
+#[test]
+fn no_single_byte_flip_verifies() {
+    let k = key(1).verifying_key();
+    let bytes = token_bytes();
+    let mut parsed_but_rejected = 0usize;
+    for i in 0..bytes.len() {
+        for mask in [0x01u8, 0x80] {
+            let mut m = bytes.clone();
+            m[i] ^= mask;
+            if let Ok(t) = Token::parse(&m) {
+                parsed_but_rejected += 1;
+                assert!(
+                    t.verify(&k).is_err(),
+                    "flip {mask:#04x} at byte {i} verified"
+                );
+            }
+        }
+    }
+    // Flips inside text and byte strings parse and are caught by the signature.
+    assert!(parsed_but_rejected > 0);
+}
+
+#[test]
+fn receipts_attach_and_strip_keep_the_id() {
+    let token = builder().sign(&key(1)).unwrap();
+    let receipts = vec![vec![0xd2, 0x84, 0x01], vec![0x02; 40]];
+    let transparent = token.with_receipts(receipts.clone());
+    assert_ne!(transparent.as_slice(), token.logged_bytes());
+    let parsed = Token::parse(&transparent).unwrap();
+    assert_eq!(parsed.receipts(), receipts.as_slice());
+    assert_eq!(parsed.id(), token.id());
+    assert_eq!(parsed.logged_bytes(), token.logged_bytes());
+    assert_eq!(parsed.to_bytes(), transparent);
+    assert_eq!(parsed.without_receipts(), token.logged_bytes());
+    assert_eq!(parsed.with_receipts(vec![]), token.logged_bytes());
+    parsed.verify(&key(1).verifying_key()).unwrap();
+}
+
+#[test]
+fn unprotected_header_only_takes_receipts() {
+    let token = builder().sign(&key(1)).unwrap();
+    let with = |unprotected: Vec<(Value, Value)>| {
+        let v = Value::Tag(
+            18,
+            Box::new(Value::Array(vec![
+                Value::Bytes(token.protected_header_bytes().to_vec()),
+                Value::Map(unprotected),
+                Value::Bytes(token.payload_bytes().to_vec()),
+                Value::Bytes(token.envelope.signature.to_vec()),
+            ])),
+        );
+        Token::parse(&cbor::encode(&v))
+    };
+    assert!(with(vec![]).is_ok());
+    assert!(matches!(
+        with(vec![(int(4), Value::Bytes(vec![1]))]),
+        Err(TokenParseError::UnexpectedUnprotectedHeader { .. })
+    ));
+    assert!(matches!(
+        with(vec![(int(394), Value::Array(vec![]))]),
+        Err(TokenParseError::InvalidHeader { label: 394, .. })
+    ));
+    assert!(matches!(
+        with(vec![(int(394), Value::Bytes(vec![1]))]),
+        Err(TokenParseError::InvalidHeader { label: 394, .. })
+    ));
+}
+
+// ---------------------------------------------------------------- envelope strictness
+
+#[test]
+fn oversize_input_is_rejected_before_decoding() {
+    let big = vec![0xffu8; MAX_STATEMENT_SIZE + 1];
+    assert_eq!(
+        Token::parse(&big),
+        Err(TokenParseError::TooLarge {
+            len: MAX_STATEMENT_SIZE + 1
+        })
+    );
+    // A valid token padded past the limit with a huge receipt.
+    let token = builder().sign(&key(1)).unwrap();
+    let fat = token.with_receipts(vec![vec![0; MAX_STATEMENT_SIZE]]);
+    assert!(matches!(
+        Token::parse(&fat),
+        Err(TokenParseError::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn tag_and_framing() {
+    let bytes = token_bytes();
+    // Untagged.
+    assert_eq!(Token::parse(&bytes[1..]), Err(TokenParseError::NotTagged));
+    // Tag 17 (COSE_Mac0) and 98 (COSE_Sign).
+    let mut m = bytes.clone();
+    m[0] = 0xd1;
+    assert_eq!(Token::parse(&m), Err(TokenParseError::WrongTag { tag: 17 }));
+    let mut m = vec![0xd8, 0x62];
+    m.extend_from_slice(&bytes[1..]);
+    assert_eq!(Token::parse(&m), Err(TokenParseError::WrongTag { tag: 98 }));
+    // Trailing byte.
+    let mut m = bytes.clone();
+    m.push(0x00);
+    assert!(matches!(
+        Token::parse(&m),
+        Err(TokenParseError::Cbor {
+            part: CborPart::Message,
+            source: CborError::TrailingBytes { count: 1 }
+        })
+    ));
+    // Empty input.
+    assert!(matches!(
+        Token::parse(&[]),
+        Err(TokenParseError::Cbor {
+            source: CborError::Truncated,
+            ..
+        })
+    ));
+    // Detached payload.
+    let token = Token::parse(&bytes).unwrap();
+    let v = Value::Tag(
+        18,
+        Box::new(Value::Array(vec![
+            Value::Bytes(token.protected_header_bytes().to_vec()),
+            Value::Map(vec![]),
+            Value::Null,
+            Value::Bytes(token.envelope.signature.to_vec()),
+        ])),
+    );
+    assert!(matches!(
+        Token::parse(&cbor::encode(&v)),
+        Err(TokenParseError::Structure { .. })
+    ));
+    // Short signature.
+    let v = Value::Tag(
+        18,
+        Box::new(Value::Array(vec![
+            Value::Bytes(token.protected_header_bytes().to_vec()),
+            Value::Map(vec![]),
+            Value::Bytes(token.payload_bytes().to_vec()),
+            Value::Bytes(vec![0; 63]),
+        ])),
+    );
+    assert_eq!(
+        Token::parse(&cbor::encode(&v)),
+        Err(TokenParseError::SignatureLength { len: 63 })
+    );
+}
+
+#[test]
+fn non_canonical_message_encodings_are_rejected() {
+    let bytes = token_bytes();
+    // bytes = d2 84 <protected bstr> a0 <payload> <sig>
+    assert_eq!(&bytes[..2], &[0xd2, 0x84]);
+
+    // Array length 4 written with a 1-byte argument: d2 98 04 ...
+    let mut m = vec![0xd2, 0x98, 0x04];
+    m.extend_from_slice(&bytes[2..]);
+    assert!(matches!(
+        Token::parse(&m),
+        Err(TokenParseError::Cbor {
+            part: CborPart::Message,
+            source: CborError::NonShortestForm { offset: 1 }
+        })
+    ));
+
+    // Indefinite-length array: d2 9f ... ff
+    let mut m = vec![0xd2, 0x9f];
+    m.extend_from_slice(&bytes[2..]);
+    m.push(0xff);
+    assert!(matches!(
+        Token::parse(&m),
+        Err(TokenParseError::Cbor {
+            source: CborError::IndefiniteLength { offset: 1 },
+            ..
+        })
+    ));
+
+    // Tag 18 written with a 1-byte argument: d8 12 84 ...
+    let mut m = vec![0xd8, 0x12];
+    m.extend_from_slice(&bytes[1..]);
+    assert!(matches!(
+        Token::parse(&m),
+        Err(TokenParseError::Cbor {
+            source: CborError::NonShortestForm { offset: 0 },
+            ..
+        })
+    ));
+}
+
+#[test]
+fn non_canonical_protected_header_is_rejected_even_when_signed() {
+    let k = key(1);
+    let canonical = cbor::encode(&Value::Map(header_entries(&k)));
+    // {1: -8, ...} with -8 written as 0x38 0x07 (two bytes).
+    assert_eq!(&canonical[..3], &[0xa4, 0x01, 0x27]);
+    let mut long_int = vec![0xa4, 0x01, 0x38, 0x07];
+    long_int.extend_from_slice(&canonical[3..]);
+    let err = Token::parse(&sign_raw(&long_int, &payload_bytes(), &k)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TokenParseError::Cbor {
+                part: CborPart::ProtectedHeader,
+                source: CborError::NonShortestForm { offset: 2 }
+            }
+        ),
+        "{err}"
+    );
+
+    // Keys out of order: {3: ..., 1: -8, ...}
+    let mut entries = header_entries(&k);
+    entries.swap(0, 1);
+    let unsorted = encode_unsorted(&Value::Map(entries));
+    let err = Token::parse(&sign_raw(&unsorted, &payload_bytes(), &k)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TokenParseError::Cbor {
+                part: CborPart::ProtectedHeader,
+                source: CborError::UnsortedMapKeys { .. }
+            }
+        ),
+        "{err}"
+    );
+
+    // Duplicate alg.
+    let mut entries = header_entries(&k);
+    entries.insert(1, (int(1), int(-8)));
+    let dup = encode_unsorted(&Value::Map(entries));
+    let err = Token::parse(&sign_raw(&dup, &payload_bytes(), &k)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TokenParseError::Cbor {
+                part: CborPart::ProtectedHeader,
+                source: CborError::DuplicateMapKey { .. }
+            }
+        ),
+        "{err}"
+    );
+}
+
+/// Encodes a value keeping map entries in the given order (ciborium does).
+fn encode_unsorted(v: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(v, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn non_canonical_payload_is_rejected_even_when_signed() {
+    let canonical = payload_bytes();
+    assert!(with_payload(&canonical).is_ok());
+
+    // Unsorted top-level keys (all else canonical).
+    let Value::Map(mut entries) = cbor::decode(&canonical).unwrap() else {
+        panic!()
+    };
+    entries.sort_by_key(|e| std::cmp::Reverse(cbor::encode(&e.0)));
+    let err = with_payload(&encode_unsorted(&Value::Map(entries))).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TokenParseError::Cbor {
+                part: CborPart::Payload,
+                source: CborError::UnsortedMapKeys { .. }
+            }
+        ),
+        "{err}"
+    );
+
+    // Duplicate key: "report" twice (all else canonical).
+    let Value::Map(mut sorted) = cbor::decode(&canonical).unwrap() else {
+        panic!()
+    };
+    let pos = sorted.iter().position(|e| e.0 == text("report")).unwrap();
+    sorted.insert(pos, sorted[pos].clone());
+    let dup = Value::Map(sorted);
+    let err = with_payload(&encode_unsorted(&dup)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TokenParseError::Cbor {
+                part: CborPart::Payload,
+                source: CborError::DuplicateMapKey { .. }
+            }
+        ),
+        "{err}"
+    );
+
+    // size 123 (0x18 0x7b) written as 0x19 0x00 0x7b.
+    let needle = [0x64, b's', b'i', b'z', b'e', 0x18, 0x7b];
+    let at = canonical
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap();
+    let mut long = canonical[..at + 5].to_vec();
+    long.extend_from_slice(&[0x19, 0x00, 0x7b]);
+    long.extend_from_slice(&canonical[at + 7..]);
+    let err = with_payload(&long).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TokenParseError::Cbor {
+                part: CborPart::Payload,
+                source: CborError::NonShortestForm { .. }
+            }
+        ),
+        "{err}"
+    );
+
+    // Indefinite-length images array.
+    let images = [0x66, b'i', b'm', b'a', b'g', b'e', b's', 0x82];
+    let at = canonical
+        .windows(images.len())
+        .position(|w| w == images)
+        .unwrap();
+    let report = [0x66, b'r', b'e', b'p', b'o', b'r', b't'];
+    let end = canonical
+        .windows(report.len())
+        .position(|w| w == report)
+        .unwrap();
+    assert!(end > at, "images precede report in canonical order");
+    let mut indef = canonical[..at + 7].to_vec();
+    indef.push(0x9f);
+    indef.extend_from_slice(&canonical[at + 8..end]);
+    indef.push(0xff);
+    indef.extend_from_slice(&canonical[end..]);
+    let err = with_payload(&indef).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TokenParseError::Cbor {
+                part: CborPart::Payload,
+                source: CborError::IndefiniteLength { .. }
+            }
+        ),
+        "{err}"
+    );
+}
+
+// ---------------------------------------------------------------- headers
+
+type ParseCheck = fn(&TokenParseError) -> bool;
+type ClaimsCheck = fn(&ClaimsError) -> bool;
+
+/// The nested map under a text key.
+fn sub_map<'a>(m: &'a mut [(Value, Value)], key: &str) -> &'a mut Vec<(Value, Value)> {
+    match m.iter_mut().find(|e| e.0 == text(key)) {
+        Some((_, Value::Map(inner))) => inner,
+        _ => panic!("no map at {key}"),
+    }
+}
+
+#[test]
+fn critical_headers() {
+    let k = key(1);
+    // crit naming an unknown label that is present: rejected.
+    let mut h = header_entries(&k);
+    h.push((int(99), int(1)));
+    h.push((int(HDR_CRIT), Value::Array(vec![int(99)])));
+    assert_eq!(
+        with_header(h).unwrap_err(),
+        TokenParseError::UnknownCriticalHeader { label: "99".into() }
+    );
+    // crit naming a text label: rejected.
+    let mut h = header_entries(&k);
+    h.push((text("x"), int(1)));
+    h.push((int(HDR_CRIT), Value::Array(vec![text("x")])));
+    assert!(matches!(
+        with_header(h),
+        Err(TokenParseError::UnknownCriticalHeader { .. })
+    ));
+    // crit naming a generic header (RFC 9052 forbids): rejected.
+    let mut h = header_entries(&k);
+    h.push((int(HDR_CRIT), Value::Array(vec![int(HDR_ALG)])));
+    assert!(matches!(
+        with_header(h),
+        Err(TokenParseError::UnknownCriticalHeader { .. })
+    ));
+    // crit naming CWT claims, which we understand: accepted and verifies.
+    let mut h = header_entries(&k);
+    h.push((int(HDR_CRIT), Value::Array(vec![int(15)])));
+    with_header(h).unwrap().verify(&k.verifying_key()).unwrap();
+    // crit naming x5chain that is absent: rejected.
+    let mut h = header_entries(&k);
+    h.push((int(HDR_CRIT), Value::Array(vec![int(33)])));
+    assert!(matches!(
+        with_header(h),
+        Err(TokenParseError::InvalidHeader { label: 2, .. })
+    ));
+    // Empty crit: rejected.
+    let mut h = header_entries(&k);
+    h.push((int(HDR_CRIT), Value::Array(vec![])));
+    assert!(matches!(
+        with_header(h),
+        Err(TokenParseError::InvalidHeader { label: 2, .. })
+    ));
+    // An unknown non-critical header is ignored (RFC 9052 §3).
+    let mut h = header_entries(&k);
+    h.push((int(99), int(1)));
+    with_header(h).unwrap().verify(&k.verifying_key()).unwrap();
+}
+
+#[test]
+fn header_table() {
+    let k = key(1);
+    type Edit = fn(&mut Vec<(Value, Value)>);
+    let rows: &[(&str, Edit, ParseCheck)] = &[
+        (
+            "alg ES256",
+            |h| h[0].1 = int(-7),
+            |e| matches!(e, TokenParseError::UnsupportedAlgorithm { .. }),
+        ),
+        (
+            "alg text",
+            |h| h[0].1 = text("EdDSA"),
+            |e| matches!(e, TokenParseError::UnsupportedAlgorithm { .. }),
+        ),
+        (
+            "no alg",
+            |h| {
+                h.remove(0);
+            },
+            |e| *e == TokenParseError::MissingHeader { label: 1 },
+        ),
+        (
+            "no content type",
+            |h| {
+                h.remove(1);
+            },
+            |e| *e == TokenParseError::MissingHeader { label: 3 },
+        ),
+        (
+            "content type int",
+            |h| h[1].1 = int(60),
+            |e| matches!(e, TokenParseError::WrongContentType { .. }),
+        ),
+        (
+            "content type other",
+            |h| h[1].1 = text("application/cose"),
+            |e| matches!(e, TokenParseError::WrongContentType { .. }),
+        ),
+        (
+            "revocation type",
+            |h| h[1].1 = text(REVOCATION_CONTENT_TYPE),
+            |e| matches!(e, TokenParseError::WrongContentType { .. }),
+        ),
+        (
+            "no kid",
+            |h| {
+                h.remove(2);
+            },
+            |e| *e == TokenParseError::MissingHeader { label: 4 },
+        ),
+        (
+            "kid 15 bytes",
+            |h| h[2].1 = Value::Bytes(vec![0; 15]),
+            |e| matches!(e, TokenParseError::InvalidHeader { label: 4, .. }),
+        ),
+        (
+            "kid text",
+            |h| h[2].1 = text("kid"),
+            |e| matches!(e, TokenParseError::InvalidHeader { label: 4, .. }),
+        ),
+        (
+            "no cwt claims",
+            |h| {
+                h.remove(3);
+            },
+            |e| *e == TokenParseError::MissingHeader { label: 15 },
+        ),
+        (
+            "cwt claims not a map",
+            |h| h[3].1 = int(1),
+            |e| matches!(e, TokenParseError::CwtClaims(ClaimsError::WrongType { .. })),
+        ),
+    ];
+    for (name, edit, expected) in rows {
+        let mut h = header_entries(&k);
+        edit(&mut h);
+        let err = with_header(h).expect_err(name);
+        assert!(expected(&err), "row {name:?}: got {err:?}");
+    }
+}
+
+#[test]
+fn cwt_claims_table() {
+    let k = key(1);
+    let base = || match header_entries(&k).remove(3).1 {
+        Value::Map(m) => m,
+        _ => unreachable!(),
+    };
+    type Edit = fn(&mut Vec<(Value, Value)>);
+    let rows: &[(&str, Edit, ClaimsError)] = &[
+        (
+            "extra exp",
+            |c| c.push((int(4), int(1))),
+            ClaimsError::UnknownField {
+                field: "cwt.4".into(),
+            },
+        ),
+        (
+            "extra text claim",
+            |c| c.push((text("nonce"), int(1))),
+            ClaimsError::UnknownField {
+                field: "cwt.\"nonce\"".into(),
+            },
+        ),
+        (
+            "no iss",
+            |c| {
+                c.remove(0);
+            },
+            ClaimsError::MissingField { field: "cwt.iss" },
+        ),
+        (
+            "no sub",
+            |c| {
+                c.remove(1);
+            },
+            ClaimsError::MissingField { field: "cwt.sub" },
+        ),
+        (
+            "no iat",
+            |c| {
+                c.remove(2);
+            },
+            ClaimsError::MissingField { field: "cwt.iat" },
+        ),
+        (
+            "no cti",
+            |c| {
+                c.remove(3);
+            },
+            ClaimsError::MissingField { field: "cwt.cti" },
+        ),
+        (
+            "negative iat",
+            |c| c[2].1 = int(-1),
+            ClaimsError::WrongType {
+                field: "cwt.iat",
+                expected: "an unsigned integer",
+            },
+        ),
+        (
+            "cti 8 bytes",
+            |c| c[3].1 = Value::Bytes(vec![0; 8]),
+            ClaimsError::WrongLength {
+                field: "cwt.cti",
+                expected: 16,
+            },
+        ),
+        (
+            "empty sub",
+            |c| c[1].1 = text(""),
+            ClaimsError::EmptyText { field: "cwt.sub" },
+        ),
+        (
+            "newline in iss",
+            |c| c[0].1 = text("lab\n.example"),
+            ClaimsError::ControlCharacter { field: "cwt.iss" },
+        ),
+    ];
+    for (name, edit, expected) in rows {
+        let mut claims = base();
+        edit(&mut claims);
+        let mut h = header_entries(&k);
+        h[3].1 = Value::Map(claims);
+        assert_eq!(
+            with_header(h).expect_err(name),
+            TokenParseError::CwtClaims(expected.clone()),
+            "row {name:?}"
+        );
+    }
+}
+
+#[test]
+fn payload_table() {
+    type Edit = fn(&mut Provenance);
+    let rows: &[(&str, Edit, ClaimsError)] = &[
+        (
+            "dup role",
+            |p| p.images[1].role = ImageRole::FaceUp,
+            ClaimsError::DuplicateRole { role: "face-up" },
+        ),
+        (
+            "bad media type",
+            |p| p.report.media_type = "pdf".into(),
+            ClaimsError::InvalidMediaType {
+                field: "report.media_type",
+            },
+        ),
+        (
+            "empty colour",
+            |p| p.stone.colour = String::new(),
+            ClaimsError::EmptyText {
+                field: "stone.colour",
+            },
+        ),
+        (
+            "long variety",
+            |p| p.stone.variety = "x".repeat(MAX_TEXT_LEN + 1),
+            ClaimsError::TextTooLong {
+                field: "stone.variety",
+                max: MAX_TEXT_LEN,
+            },
+        ),
+        (
+            "zero weight",
+            |p| p.stone.weight_mct = 0,
+            ClaimsError::Zero {
+                field: "stone.weight_mct",
+            },
+        ),
+        (
+            "zero depth",
+            |p| p.stone.dimensions_um[2] = 0,
+            ClaimsError::Zero {
+                field: "stone.dimensions_um",
+            },
+        ),
+    ];
+    for (name, edit, expected) in rows {
+        let mut p = provenance();
+        edit(&mut p);
+        // The builder refuses it ...
+        let built = TokenBuilder::new("lab.example", "R-1", p.clone()).sign(&key(1));
+        assert_eq!(
+            built.unwrap_err(),
+            TokenBuildError::Claims(expected.clone()),
+            "row {name:?}"
+        );
+        // ... and so does the parser, even when it is properly signed.
+        let err = with_payload(&cbor::encode(&p.to_value())).expect_err(name);
+        assert_eq!(
+            err,
+            TokenParseError::Payload(expected.clone()),
+            "row {name:?}"
+        );
+    }
+}
+
+#[test]
+fn payload_shape_table() {
+    let base = || match provenance().to_value() {
+        Value::Map(m) => m,
+        _ => unreachable!(),
+    };
+    let set = |m: &mut Vec<(Value, Value)>, key: &str, v: Value| {
+        for e in m.iter_mut() {
+            if e.0 == text(key) {
+                e.1 = v.clone();
+            }
+        }
+    };
+    let image = |role: &str| {
+        Value::Map(vec![
+            (text("role"), text(role)),
+            (text("sha256"), Value::Bytes(vec![0; 32])),
+            (text("media_type"), text("image/jpeg")),
+            (text("size"), int(1)),
+        ])
+    };
+    let mut rows: Vec<(&str, Value, ClaimsCheck)> = Vec::new();
+
+    let mut m = base();
+    m.push((text("price"), int(1)));
+    rows.push((
+        "unknown top-level key",
+        Value::Map(m),
+        |e| matches!(e, ClaimsError::UnknownField { field } if field == "payload.\"price\""),
+    ));
+
+    let mut m = base();
+    m.retain(|e| e.0 != text("videos"));
+    rows.push(("missing videos", Value::Map(m), |e| {
+        *e == ClaimsError::MissingField { field: "videos" }
+    }));
+
+    let mut m = base();
+    set(&mut m, "images", Value::Array(vec![image("top")]));
+    rows.push((
+        "unknown image role",
+        Value::Map(m),
+        |e| matches!(e, ClaimsError::UnknownImageRole { role } if role == "top"),
+    ));
+
+    let mut m = base();
+    set(&mut m, "videos", Value::Array(vec![image("spin")]));
+    rows.push((
+        "unknown video role",
+        Value::Map(m),
+        |e| matches!(e, ClaimsError::UnknownVideoRole { role } if role == "spin"),
+    ));
+
+    let mut m = base();
+    set(
+        &mut m,
+        "images",
+        Value::Array((0..7).map(|_| image("table")).collect()),
+    );
+    rows.push(("seven images", Value::Map(m), |e| {
+        matches!(
+            e,
+            ClaimsError::TooManyItems {
+                field: "images",
+                max: 6
+            }
+        )
+    }));
+
+    let mut m = base();
+    sub_map(&mut m, "report").push((text("url"), text("https://x")));
+    rows.push(("unknown report key", Value::Map(m), |e| {
+        matches!(e, ClaimsError::UnknownField { .. })
+    }));
+
+    let mut m = base();
+    set(
+        sub_map(&mut m, "report"),
+        "sha256",
+        Value::Bytes(vec![0; 31]),
+    );
+    rows.push(("short digest", Value::Map(m), |e| {
+        *e == ClaimsError::WrongLength {
+            field: "report.sha256",
+            expected: 32,
+        }
+    }));
+
+    let mut m = base();
+    set(
+        sub_map(&mut m, "stone"),
+        "dimensions_um",
+        Value::Array(vec![int(1), int(2)]),
+    );
+    rows.push(("two dimensions", Value::Map(m), |e| {
+        matches!(
+            e,
+            ClaimsError::WrongLength {
+                field: "stone.dimensions_um",
+                ..
+            }
+        )
+    }));
+
+    let mut m = base();
+    m.push((text("supersedes"), Value::Bytes(vec![0; 16])));
+    rows.push(("short supersedes", Value::Map(m), |e| {
+        matches!(
+            e,
+            ClaimsError::WrongLength {
+                field: "supersedes",
+                ..
+            }
+        )
+    }));
+
+    let mut m = base();
+    m.push((int(1), int(1)));
+    rows.push(("integer key", Value::Map(m), |e| {
+        matches!(e, ClaimsError::UnknownField { .. })
+    }));
+
+    rows.push(("not a map", Value::Array(vec![]), |e| {
+        matches!(e, ClaimsError::WrongType { .. })
+    }));
+
+    for (name, v, expected) in rows {
+        let err = with_payload(&cbor::encode(&v)).expect_err(name);
+        match err {
+            TokenParseError::Payload(e) => assert!(expected(&e), "row {name:?}: got {e:?}"),
+            other => panic!("row {name:?}: got {other:?}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- JSON view
+
+#[test]
+fn provenance_json_view() {
+    let mut p = provenance();
+    p.images.truncate(1);
+    p.supersedes = Some(TokenId([0xfb; 32]));
+    let json = serde_json::to_string(&p).unwrap();
+    let expected = format!(
+        concat!(
+            r#"{{"report":{{"sha256":"{}","media_type":"application/pdf","size":123}},"#,
+            r#""images":[{{"role":"face-up","sha256":"{}","media_type":"image/jpeg","size":2000000}}],"#,
+            r#""videos":[{{"role":"light-play","sha256":"{}","media_type":"video/mp4","size":30000000}}],"#,
+            r#""stone":{{"variety":"Ruby","species":"Corundum","weight_mct":1520,"colour":"pigeon's blood","#,
+            r#""shape":"oval","cut":"mixed","clarity":"VS","dimensions_um":[7100,5600,3400],"#,
+            r#""treatment":"none","origin":"Myanmar"}},"supersedes":"{}"}}"#
+        ),
+        digest("report"),
+        digest("face-up"),
+        digest("video"),
+        "-_v7".repeat(10) + "-_s"
+    );
+    assert_eq!(TokenId([0xfb; 32]).to_string(), "-_v7".repeat(10) + "-_s");
+    assert_eq!(json, expected);
+    let back: Provenance = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, p);
+}
+
+#[test]
+fn provenance_json_is_strict() {
+    let json = serde_json::to_value(provenance()).unwrap();
+    let reject = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut j = json.clone();
+        edit(&mut j);
+        serde_json::from_value::<Provenance>(j)
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(reject(&|j| j["extra"] = 1.into()).contains("unknown field"));
+    assert!(reject(&|j| j["stone"]["carat"] = 1.into()).contains("unknown field"));
+    assert!(reject(&|j| j["images"][0]["role"] = "top".into()).contains("unknown image role"));
+    assert!(reject(&|j| j["images"][1]["role"] = "face-up".into()).contains("more than once"));
+    let upper = digest("report").to_string().to_uppercase();
+    assert!(reject(&|j| j["report"]["sha256"] = upper.clone().into()).contains("lowercase hex"));
+    assert!(reject(&|j| j["supersedes"] = "abc".into()).contains("43 characters"));
+    // `videos` may be omitted; `origin` too.
+    let mut j = json.clone();
+    j.as_object_mut().unwrap().remove("videos");
+    j["stone"].as_object_mut().unwrap().remove("origin");
+    let p: Provenance = serde_json::from_value(j).unwrap();
+    assert!(p.videos.is_empty() && p.stone.origin.is_none());
+}
+
+#[test]
+fn cwt_claims_json_view() {
+    let c = CwtClaims {
+        iss: "lab.example".into(),
+        sub: "R-1".into(),
+        iat: 1_700_000_000,
+        cti: Cti([0xab; 16]),
+    };
+    let json = serde_json::to_string(&c).unwrap();
+    assert_eq!(
+        json,
+        r#"{"iss":"lab.example","sub":"R-1","iat":1700000000,"cti":"abababababababababababababababab"}"#
+    );
+    assert_eq!(serde_json::from_str::<CwtClaims>(&json).unwrap(), c);
+    assert!(serde_json::from_str::<CwtClaims>(&json.replace("}", r#","exp":1}"#)).is_err());
+}
+
+#[test]
+fn token_id_strings() {
+    let id = TokenId([0; 32]);
+    assert_eq!(id.to_string(), "A".repeat(43));
+    for bad in [
+        "",
+        &"A".repeat(42),
+        &"A".repeat(44),
+        &format!("{}=", "A".repeat(43)),
+        &format!("{}+", "A".repeat(42)),
+        &format!("{}B", "A".repeat(42)),
+    ] {
+        assert_eq!(
+            bad.parse::<TokenId>(),
+            Err(IdParseError::TokenId),
+            "{bad:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------- revocations
+
+#[test]
+fn revocation_round_trip_and_statement_dispatch() {
+    let k = key(1);
+    let token = builder().sign(&k).unwrap();
+    let rev = RevocationBuilder::new("lab.example", token.id(), "report withdrawn")
+        .iat(1_700_000_100)
+        .alg(Algorithm::Ed25519)
+        .sign(&k)
+        .unwrap();
+    let parsed = SignedRevocation::parse(rev.logged_bytes()).unwrap();
+    assert_eq!(parsed.revokes(), token.id());
+    assert_eq!(parsed.revocation().reason, "report withdrawn");
+    assert_eq!(parsed.claims().iat, 1_700_000_100);
+    assert_eq!(parsed.revocation().iat, 1_700_000_100);
+    let verified = parsed.verify(&k.verifying_key()).unwrap();
+    assert_eq!(verified.revokes(), token.id());
+    assert!(matches!(
+        parsed.verify(&key(2).verifying_key()),
+        Err(TokenVerifyError::KidMismatch { .. })
+    ));
+
+    // Content types keep the two apart.
+    assert!(matches!(
+        Token::parse(rev.logged_bytes()),
+        Err(TokenParseError::WrongContentType { .. })
+    ));
+    assert!(matches!(
+        SignedRevocation::parse(token.logged_bytes()),
+        Err(TokenParseError::WrongContentType { .. })
+    ));
+    match Statement::parse(rev.logged_bytes()).unwrap() {
+        Statement::Revocation(r) => assert_eq!(r, parsed),
+        other => panic!("{other:?}"),
+    }
+    let st = Statement::parse(token.logged_bytes()).unwrap();
+    assert_eq!(st.id(), token.id());
+    assert_eq!(st.logged_bytes(), token.logged_bytes());
+    assert!(matches!(
+        st.verify(&k.verifying_key()),
+        Ok(VerifiedStatement::Token(_))
+    ));
+
+    // Payload is {6: iat, "reason": .., "revokes": ..} in that (encoded) order.
+    let Value::Map(p) = cbor::decode(parsed.payload_bytes()).unwrap() else {
+        panic!()
+    };
+    assert_eq!(p[0].0, int(6));
+    assert_eq!(p[1].0, text("reason"));
+    assert_eq!(p[2].0, text("revokes"));
+
+    // JSON view.
+    let json = serde_json::to_value(parsed.revocation()).unwrap();
+    assert_eq!(json["revokes"], token.id().to_string());
+    assert_eq!(json["iat"], 1_700_000_100);
+}
+
+#[test]
+fn revocation_strictness() {
+    let k = key(1);
+    let claims = || {
+        Value::Map(vec![
+            (int(1), text("lab.example")),
+            (int(6), int(100)),
+            (int(7), Value::Bytes(vec![1; 16])),
+        ])
+    };
+    let header = |cwt: Value| {
+        cbor::encode(&Value::Map(vec![
+            (int(1), int(-8)),
+            (int(3), text(REVOCATION_CONTENT_TYPE)),
+            (int(4), Value::Bytes(Kid::of(&k.verifying_key()).0.to_vec())),
+            (int(15), cwt),
+        ]))
+    };
+    let payload = |iat: i64, extra: bool| {
+        let mut m = vec![
+            (int(6), int(iat)),
+            (text("reason"), text("withdrawn")),
+            (text("revokes"), Value::Bytes(vec![7; 32])),
+        ];
+        if extra {
+            m.push((text("note"), text("x")));
+        }
+        cbor::encode(&Value::Map(m))
+    };
+    let ok = sign_raw(&header(claims()), &payload(100, false), &k);
+    SignedRevocation::parse(&ok)
+        .unwrap()
+        .verify(&k.verifying_key())
+        .unwrap();
+
+    let bad_iat = sign_raw(&header(claims()), &payload(101, false), &k);
+    assert_eq!(
+        SignedRevocation::parse(&bad_iat),
+        Err(TokenParseError::IatMismatch {
+            cwt: 100,
+            payload: 101
+        })
+    );
+    let extra = sign_raw(&header(claims()), &payload(100, true), &k);
+    assert!(matches!(
+        SignedRevocation::parse(&extra),
+        Err(TokenParseError::Payload(ClaimsError::UnknownField { .. }))
+    ));
+    // A revocation with a `sub` claim has an extra claim.
+    let Value::Map(mut c) = claims() else {
+        panic!()
+    };
+    c.push((int(2), text("R-1")));
+    let with_sub = sign_raw(&header(Value::Map(c)), &payload(100, false), &k);
+    assert!(matches!(
+        SignedRevocation::parse(&with_sub),
+        Err(TokenParseError::CwtClaims(ClaimsError::UnknownField { .. }))
+    ));
+    assert!(matches!(
+        RevocationBuilder::new("lab.example", TokenId([0; 32]), "").sign(&k),
+        Err(TokenBuildError::Claims(ClaimsError::EmptyText { .. }))
+    ));
+}
+
+// ---------------------------------------------------------------- CBOR checker
+
+#[test]
+fn cbor_check_table() {
+    use CborError::*;
+    let rows: &[(&str, &[u8], Result<(), CborError>)] = &[
+        ("uint 0", &[0x00], Ok(())),
+        ("uint 24 in 1 byte", &[0x18, 0x18], Ok(())),
+        (
+            "uint 23 in 1 byte",
+            &[0x18, 0x17],
+            Err(NonShortestForm { offset: 0 }),
+        ),
+        (
+            "uint 255 in 2 bytes",
+            &[0x19, 0x00, 0xff],
+            Err(NonShortestForm { offset: 0 }),
+        ),
+        (
+            "uint 65535 in 4 bytes",
+            &[0x1a, 0x00, 0x00, 0xff, 0xff],
+            Err(NonShortestForm { offset: 0 }),
+        ),
+        (
+            "uint 2^32-1 in 8 bytes",
+            &[0x1b, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff],
+            Err(NonShortestForm { offset: 0 }),
+        ),
+        ("nint -1", &[0x20], Ok(())),
+        (
+            "nint -1 long",
+            &[0x38, 0x00],
+            Err(NonShortestForm { offset: 0 }),
+        ),
+        (
+            "bstr len long",
+            &[0x58, 0x01, 0xaa],
+            Err(NonShortestForm { offset: 0 }),
+        ),
+        ("bstr truncated", &[0x42, 0xaa], Err(Truncated)),
+        (
+            "bstr huge len",
+            &[0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            Err(Truncated),
+        ),
+        (
+            "indef bstr",
+            &[0x5f, 0x41, 0xaa, 0xff],
+            Err(IndefiniteLength { offset: 0 }),
+        ),
+        (
+            "indef text",
+            &[0x7f, 0xff],
+            Err(IndefiniteLength { offset: 0 }),
+        ),
+        (
+            "indef array",
+            &[0x9f, 0xff],
+            Err(IndefiniteLength { offset: 0 }),
+        ),
+        (
+            "indef map",
+            &[0xbf, 0xff],
+            Err(IndefiniteLength { offset: 0 }),
+        ),
+        ("indef uint", &[0x1f], Err(Malformed { offset: 0 })),
+        ("reserved ai", &[0x1c], Err(Malformed { offset: 0 })),
+        ("lone break", &[0xff], Err(Malformed { offset: 0 })),
+        (
+            "bad utf8",
+            &[0x62, 0xc3, 0x28],
+            Err(InvalidUtf8 { offset: 0 }),
+        ),
+        ("sorted map", &[0xa2, 0x01, 0x00, 0x02, 0x00], Ok(())),
+        (
+            "unsorted map",
+            &[0xa2, 0x02, 0x00, 0x01, 0x00],
+            Err(UnsortedMapKeys { offset: 3 }),
+        ),
+        (
+            "dup key",
+            &[0xa2, 0x01, 0x00, 0x01, 0x00],
+            Err(DuplicateMapKey { offset: 3 }),
+        ),
+        (
+            "short text key before long",
+            &[0xa2, 0x61, 0x7a, 0x00, 0x62, 0x61, 0x61, 0x00],
+            Ok(()),
+        ),
+        (
+            "int key before text key",
+            &[0xa2, 0x06, 0x00, 0x61, 0x61, 0x00],
+            Ok(()),
+        ),
+        ("map count too big", &[0xa2, 0x01, 0x00], Err(Truncated)),
+        ("array count too big", &[0x83, 0x01], Err(Truncated)),
+        (
+            "float16",
+            &[0xf9, 0x3c, 0x00],
+            Err(UnsupportedSimpleValue { offset: 0 }),
+        ),
+        (
+            "float64",
+            &[0xfb, 0, 0, 0, 0, 0, 0, 0, 0],
+            Err(UnsupportedSimpleValue { offset: 0 }),
+        ),
+        (
+            "undefined",
+            &[0xf7],
+            Err(UnsupportedSimpleValue { offset: 0 }),
+        ),
+        (
+            "simple 16",
+            &[0xf0],
+            Err(UnsupportedSimpleValue { offset: 0 }),
+        ),
+        (
+            "two-byte simple < 32",
+            &[0xf8, 0x10],
+            Err(Malformed { offset: 0 }),
+        ),
+        ("true", &[0xf5], Ok(())),
+        ("null", &[0xf6], Ok(())),
+        (
+            "tag 18 long",
+            &[0xd8, 0x12, 0x00],
+            Err(NonShortestForm { offset: 0 }),
+        ),
+        ("trailing", &[0x00, 0x00], Err(TrailingBytes { count: 1 })),
+        ("empty", &[], Err(Truncated)),
+    ];
+    for (name, bytes, expected) in rows {
+        assert_eq!(&cbor::check(bytes), expected, "row {name:?}");
+    }
+}
+
+#[test]
+fn cbor_depth_is_bounded() {
+    let mut deep = vec![0x81u8; MAX_DEPTH];
+    deep.push(0x00);
+    assert_eq!(cbor::check(&deep), Ok(()));
+    let mut deeper = vec![0x81u8; MAX_DEPTH + 1];
+    deeper.push(0x00);
+    assert!(matches!(
+        cbor::check(&deeper),
+        Err(CborError::TooDeep { .. })
+    ));
+    // Very deep input errors, never overflows the stack.
+    let mut bomb = vec![0x81u8; 100_000];
+    bomb.push(0x00);
+    assert!(matches!(cbor::check(&bomb), Err(CborError::TooDeep { .. })));
+    assert!(matches!(
+        Token::parse(&bomb),
+        Err(TokenParseError::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn cbor_decode_round_trips_canonical_values() {
+    let v = Value::Map(vec![
+        (text("b"), int(1)),
+        (int(-300), Value::Bytes(vec![1, 2, 3])),
+        (
+            text("a"),
+            Value::Array(vec![
+                int(0),
+                int(23),
+                int(24),
+                int(u32::MAX as i64 + 1),
+                Value::Bool(true),
+                Value::Null,
+            ]),
+        ),
+        (int(10), Value::Tag(5, Box::new(text("x")))),
+    ]);
+    let bytes = cbor::encode(&v);
+    let back = cbor::decode(&bytes).unwrap();
+    assert_eq!(cbor::encode(&back), bytes);
+}
