@@ -9,11 +9,13 @@
 //! | [`merkle`] | leaf/node hashing, roots, inclusion and consistency proofs | RFC 9162 §2.1 |
 //! | [`checkpoint`] | signed notes, checkpoints, witness cosignatures | C2SP `signed-note`, `tlog-checkpoint`, `tlog-cosignature` |
 //! | [`tiles`] | tile paths, hash tiles, entry bundles | C2SP `tlog-tiles` |
+//! | [`cbor`] | strict core deterministic CBOR (check, decode, encode) | RFC 8949 §4.2.1 |
 //! | [`bundle`] | proof bundles and COSE receipts | C2SP `tlog-proof`, RFC 9942 |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod bundle;
+pub mod cbor;
 pub mod checkpoint;
 pub mod merkle;
 pub mod tiles;

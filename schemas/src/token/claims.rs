@@ -8,7 +8,7 @@ use std::fmt;
 use ciborium::Value;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::cbor::{as_u64, describe_key, int, text};
+use crate::cbor::{as_u64, describe_key, int, text};
 use super::id::{Cti, Sha256Digest, TokenId};
 
 /// Longest stone text field (variety, species, colour, …), in bytes.

@@ -4,7 +4,7 @@
 use ciborium::Value;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 
-use super::cbor::{self, as_i64, describe_key, int};
+use crate::cbor::{self, as_i64, describe_key, int};
 use super::error::{CborPart, TokenParseError, TokenVerifyError};
 use super::id::{Kid, TokenId};
 use super::{

@@ -3,7 +3,7 @@
 //! ([`TokenBuildError`]).
 
 use super::MAX_STATEMENT_SIZE;
-use super::cbor::CborError;
+use crate::cbor::CborError;
 use super::claims::ClaimsError;
 use super::id::Kid;
 

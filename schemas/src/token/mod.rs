@@ -71,7 +71,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod cbor;
+
 mod claims;
 mod cose;
 mod envelope;
@@ -85,7 +85,8 @@ mod tests;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 
-pub use self::cbor::{CborError, MAX_DEPTH};
+use crate::cbor;
+pub use crate::cbor::{CborError, MAX_DEPTH};
 pub use self::claims::{
     ClaimsError, CwtClaims, FileDigest, ImageDigest, ImageRole, MAX_ISSUER_LEN, MAX_MEDIA_TYPE_LEN,
     MAX_SUBJECT_LEN, MAX_TEXT_LEN, MediaDigest, MediaRole, Provenance, Stone, VideoDigest,

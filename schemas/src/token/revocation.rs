@@ -7,7 +7,7 @@ use ciborium::Value;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
-use super::cbor::{self, int, text};
+use crate::cbor::{self, int, text};
 use super::claims::{
     CLAIM_CTI, CLAIM_IAT, CLAIM_ISS, ClaimsError, Fields, MAX_ISSUER_LEN, check_text, want_bytes,
     want_text, want_uint,

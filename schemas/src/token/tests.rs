@@ -3,7 +3,7 @@
 use ciborium::Value;
 use ed25519_dalek::{Signer as _, SigningKey};
 
-use super::cbor::{self, CborError, int, text};
+use crate::cbor::{self, CborError, int, text};
 use super::envelope::{HDR_ALG, HDR_CRIT, encode_sign1, sig_structure};
 use super::*;
 
