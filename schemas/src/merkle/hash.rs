@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 /// A SHA-256 digest: a leaf hash, an interior node hash or a tree root.
 pub type Hash = [u8; HASH_SIZE];
 
-/// Size of a [`Hash`] in bytes.
+/// Size of a [`Hash`](tyalias@Hash) in bytes.
 pub const HASH_SIZE: usize = 32;
 
 /// Root hash of the empty tree: `SHA-256()` of no input

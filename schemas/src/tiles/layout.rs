@@ -35,6 +35,29 @@ pub fn tile_for_stored_hash(index: u64) -> (TileCoords, Range<usize>) {
     (coords, start..end)
 }
 
+/// Returns the tiles, as a tree of `tree_size` leaves has them, that hold
+/// the stored hashes at `indexes`: each once, in order of first need. `None`
+/// when an index is not in that tree.
+///
+/// This is what a reader fetches for those hashes, before the extra tiles
+/// [`TileHashReader`](super::TileHashReader) adds to authenticate them.
+#[must_use]
+pub fn tiles_for_stored_hashes(indexes: &[u64], tree_size: u64) -> Option<Vec<TileCoords>> {
+    let end = stored_hash_index(0, tree_size)?;
+    let mut tiles: Vec<TileCoords> = Vec::new();
+    for &index in indexes {
+        if index >= end {
+            return None;
+        }
+        let (tile, _) = tile_for_stored_hash(index);
+        let tile = tile_in_tree(tile.level(), tile.index(), tree_size)?;
+        if !tiles.contains(&tile) {
+            tiles.push(tile);
+        }
+    }
+    Some(tiles)
+}
+
 /// Returns the tile holding leaf `leaf_index`'s hash, widened to what a tree
 /// of `tree_size` leaves holds; `None` unless `leaf_index < tree_size`.
 /// Its level-0 coordinates are also those of the leaf's entry bundle.

@@ -5,7 +5,7 @@
 //! | piece | what | spec section |
 //! | --- | --- | --- |
 //! | [`TileCoords`], [`TilePath`] | `tile/<L>/<N>[.p/<W>]`, `tile/entries/<N>[.p/<W>]`, parsed strictly | "Merkle Tree", "Log entries" |
-//! | [`tile_for_stored_hash`], [`hash_from_tile`], [`tile_hash_indexes`], [`tile_in_tree`], [`tile_for_leaf`] | which tile holds which stored hash | "Merkle Tree" |
+//! | [`tile_for_stored_hash`], [`tiles_for_stored_hashes`], [`hash_from_tile`], [`tile_hash_indexes`], [`tile_in_tree`], [`tile_for_leaf`] | which tile holds which stored hash | "Merkle Tree" |
 //! | [`tiles_for_tree`], [`new_tiles`], [`read_tile_data`] | the full and partial tiles of a tree, and those a batch adds | "Partial Tiles" |
 //! | [`encode_hash_tile`], [`decode_hash_tile`], [`encode_entry_bundle`], [`decode_entry_bundle`] | tile contents | "Merkle Tree", "Log entries" |
 //! | [`TileReader`], [`TileHashReader`], [`StoredHashTiles`] | proofs from tiles, authenticated against a checkpoint | — |
@@ -52,7 +52,7 @@ pub use data::{
 };
 pub use layout::{
     hash_from_tile, new_tiles, read_tile_data, tile_for_leaf, tile_for_stored_hash,
-    tile_hash_indexes, tile_in_tree, tiles_for_tree,
+    tile_hash_indexes, tile_in_tree, tiles_for_stored_hashes, tiles_for_tree,
 };
 pub use path::{
     MAX_TILE_LEVEL, MAX_TILE_PATH_LEN, TILE_HEIGHT, TILE_WIDTH, TileCoords, TilePath, TilePathError,
