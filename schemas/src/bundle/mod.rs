@@ -48,10 +48,12 @@ mod receipt;
 #[cfg(test)]
 mod tests;
 
-pub use proof::{HEADER, ProofBundle, ProofBundleParseError, ProofBundleVerifyError, VerifiedInclusion};
+pub use proof::{
+    HEADER, ProofBundle, ProofBundleParseError, ProofBundleVerifyError, VerifiedInclusion,
+};
 pub use receipt::{
-    INCLUSION_PROOFS, MAX_RECEIPT_SIZE, RECEIPTS_LABEL, Receipt, ReceiptParseError, ReceiptVerifyError,
-    VDP_LABEL, VDS_LABEL, VDS_RFC9162_SHA256, VerifiedReceipt,
+    INCLUSION_PROOFS, MAX_RECEIPT_SIZE, RECEIPTS_LABEL, Receipt, ReceiptParseError,
+    ReceiptVerifyError, VDP_LABEL, VDS_LABEL, VDS_RFC9162_SHA256, VerifiedReceipt,
 };
 
 use crate::checkpoint::NoteVerifier;
@@ -74,7 +76,12 @@ pub struct LogPolicy {
 impl LogPolicy {
     /// A policy that trusts the log key alone, with no witnesses required.
     pub fn new(origin: impl Into<String>, log: NoteVerifier) -> Self {
-        Self { origin: origin.into(), log, witnesses: Vec::new(), min_witnesses: 0 }
+        Self {
+            origin: origin.into(),
+            log,
+            witnesses: Vec::new(),
+            min_witnesses: 0,
+        }
     }
 
     /// Requires `min` cosignatures from `witnesses`.

@@ -87,7 +87,12 @@ impl ProofBundle {
     /// Makes a bundle from an inclusion proof's index and path and the signed
     /// checkpoint text (note body, blank line, signature lines).
     pub fn new(index: u64, path: Vec<Hash>, signed_checkpoint: impl Into<String>) -> Self {
-        Self { extra: None, index, path, checkpoint: signed_checkpoint.into() }
+        Self {
+            extra: None,
+            index,
+            path,
+            checkpoint: signed_checkpoint.into(),
+        }
     }
 
     /// Attaches opaque, unauthenticated extra data.
@@ -126,19 +131,31 @@ impl ProofBundle {
             return Err(ProofBundleParseError::TooLarge(bytes.len()));
         }
         let text = std::str::from_utf8(bytes).map_err(|_| ProofBundleParseError::NotUtf8)?;
-        let rest = text.strip_prefix(HEADER).and_then(|r| r.strip_prefix('\n')).ok_or(ProofBundleParseError::BadHeader)?;
+        let rest = text
+            .strip_prefix(HEADER)
+            .and_then(|r| r.strip_prefix('\n'))
+            .ok_or(ProofBundleParseError::BadHeader)?;
 
-        let (mut line, mut rest) = rest.split_once('\n').ok_or(ProofBundleParseError::BadIndex)?;
+        let (mut line, mut rest) = rest
+            .split_once('\n')
+            .ok_or(ProofBundleParseError::BadIndex)?;
         let mut extra = None;
         if let Some(b64) = line.strip_prefix("extra ") {
             extra = Some(decode_canonical_base64(b64).ok_or(ProofBundleParseError::BadExtra)?);
-            (line, rest) = rest.split_once('\n').ok_or(ProofBundleParseError::BadIndex)?;
+            (line, rest) = rest
+                .split_once('\n')
+                .ok_or(ProofBundleParseError::BadIndex)?;
         }
-        let index = line.strip_prefix("index ").and_then(parse_canonical_u64).ok_or(ProofBundleParseError::BadIndex)?;
+        let index = line
+            .strip_prefix("index ")
+            .and_then(parse_canonical_u64)
+            .ok_or(ProofBundleParseError::BadIndex)?;
 
         let mut path = Vec::new();
         loop {
-            let (line, after) = rest.split_once('\n').ok_or(ProofBundleParseError::MissingCheckpoint)?;
+            let (line, after) = rest
+                .split_once('\n')
+                .ok_or(ProofBundleParseError::MissingCheckpoint)?;
             rest = after;
             if line.is_empty() {
                 break;
@@ -154,7 +171,12 @@ impl ProofBundle {
         if rest.is_empty() {
             return Err(ProofBundleParseError::MissingCheckpoint);
         }
-        Ok(Self { extra, index, path, checkpoint: rest.to_owned() })
+        Ok(Self {
+            extra,
+            index,
+            path,
+            checkpoint: rest.to_owned(),
+        })
     }
 
     /// Verifies that `entry` (the exact logged bytes) is at [`Self::index`]
@@ -165,7 +187,12 @@ impl ProofBundle {
     ///
     /// # Errors
     /// [`ProofBundleVerifyError`] for the first check that fails.
-    pub fn verify(&self, entry: &[u8], policy: &LogPolicy, now: u64) -> Result<VerifiedInclusion, ProofBundleVerifyError> {
+    pub fn verify(
+        &self,
+        entry: &[u8],
+        policy: &LogPolicy,
+        now: u64,
+    ) -> Result<VerifiedInclusion, ProofBundleVerifyError> {
         let checkpoint = open_checkpoint(
             self.checkpoint.as_bytes(),
             &policy.origin,
@@ -174,8 +201,17 @@ impl ProofBundle {
             policy.min_witnesses,
             now,
         )?;
-        verify_inclusion(&leaf_hash(entry), self.index, checkpoint.size(), &self.path, checkpoint.root_hash())?;
-        Ok(VerifiedInclusion { checkpoint, leaf_index: self.index })
+        verify_inclusion(
+            &leaf_hash(entry),
+            self.index,
+            checkpoint.size(),
+            &self.path,
+            checkpoint.root_hash(),
+        )?;
+        Ok(VerifiedInclusion {
+            checkpoint,
+            leaf_index: self.index,
+        })
     }
 
     /// Encodes the bundle as `tlog-proof` text.
@@ -230,7 +266,8 @@ fn decode_canonical_base64(s: &str) -> Option<Vec<u8>> {
 
 /// A decimal u64 with no sign and no leading zeros (except "0" itself).
 fn parse_canonical_u64(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0')) {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
+    {
         return None;
     }
     s.parse().ok()

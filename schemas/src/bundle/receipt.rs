@@ -156,16 +156,30 @@ impl Receipt {
     ///
     /// `root` must be the root of the tree of `proof.tree_size` leaves; it is
     /// the detached payload.
-    pub fn sign(key: &SigningKey, alg: Algorithm, origin: &str, proof: &InclusionProof, root: &Hash) -> Vec<u8> {
+    pub fn sign(
+        key: &SigningKey,
+        alg: Algorithm,
+        origin: &str,
+        proof: &InclusionProof,
+        root: &Hash,
+    ) -> Vec<u8> {
         // Built as a CBOR value and encoded by `cbor::encode`, so the bytes
         // are core deterministic (coset's encoder does not promise that).
         let protected = cbor::encode(&Value::Map(vec![
             (Value::from(1), Value::from(alg.cose_value())),
-            (Value::from(4), Value::Bytes(Kid::of(&key.verifying_key()).as_bytes().to_vec())),
-            (Value::from(CWT_CLAIMS_LABEL), Value::Map(vec![(Value::from(1), Value::Text(origin.to_owned()))])),
+            (
+                Value::from(4),
+                Value::Bytes(Kid::of(&key.verifying_key()).as_bytes().to_vec()),
+            ),
+            (
+                Value::from(CWT_CLAIMS_LABEL),
+                Value::Map(vec![(Value::from(1), Value::Text(origin.to_owned()))]),
+            ),
             (Value::from(VDS_LABEL), Value::from(VDS_RFC9162_SHA256)),
         ]));
-        let signature = key.sign(&sign1_sig_structure(&protected, b"", root)).to_bytes();
+        let signature = key
+            .sign(&sign1_sig_structure(&protected, b"", root))
+            .to_bytes();
         let unprotected = Value::Map(vec![(
             Value::from(VDP_LABEL),
             Value::Map(vec![(
@@ -205,8 +219,17 @@ impl Receipt {
             Some(coset::Algorithm::Assigned(iana::Algorithm::Ed25519)) => Algorithm::Ed25519,
             _ => return Err(ReceiptParseError::Algorithm),
         };
-        let kid: [u8; 16] = p.key_id.as_slice().try_into().map_err(|_| ReceiptParseError::Kid)?;
-        if !p.crit.is_empty() || p.content_type.is_some() || !p.iv.is_empty() || !p.partial_iv.is_empty() || !p.counter_signatures.is_empty() {
+        let kid: [u8; 16] = p
+            .key_id
+            .as_slice()
+            .try_into()
+            .map_err(|_| ReceiptParseError::Kid)?;
+        if !p.crit.is_empty()
+            || p.content_type.is_some()
+            || !p.iv.is_empty()
+            || !p.partial_iv.is_empty()
+            || !p.counter_signatures.is_empty()
+        {
             return Err(ReceiptParseError::UnexpectedHeader("protected".into()));
         }
         let mut vds = None;
@@ -224,7 +247,14 @@ impl Receipt {
         let origin = origin.ok_or(ReceiptParseError::Issuer)?;
 
         let u = &sign1.unprotected;
-        if u.alg.is_some() || !u.crit.is_empty() || u.content_type.is_some() || !u.key_id.is_empty() || !u.iv.is_empty() || !u.partial_iv.is_empty() || !u.counter_signatures.is_empty() {
+        if u.alg.is_some()
+            || !u.crit.is_empty()
+            || u.content_type.is_some()
+            || !u.key_id.is_empty()
+            || !u.iv.is_empty()
+            || !u.partial_iv.is_empty()
+            || !u.counter_signatures.is_empty()
+        {
             return Err(ReceiptParseError::UnexpectedHeader("unprotected".into()));
         }
         let [(Label::Int(VDP_LABEL), Value::Map(proofs))] = u.rest.as_slice() else {
@@ -244,8 +274,19 @@ impl Receipt {
         if sign1.payload.is_some() {
             return Err(ReceiptParseError::AttachedPayload);
         }
-        let signature: [u8; 64] = sign1.signature.as_slice().try_into().map_err(|_| ReceiptParseError::Signature)?;
-        Ok(Self { alg, kid: Kid(kid), origin, proof, protected: protected_bytes, signature })
+        let signature: [u8; 64] = sign1
+            .signature
+            .as_slice()
+            .try_into()
+            .map_err(|_| ReceiptParseError::Signature)?;
+        Ok(Self {
+            alg,
+            kid: Kid(kid),
+            origin,
+            proof,
+            protected: protected_bytes,
+            signature,
+        })
     }
 
     /// The signature algorithm.
@@ -272,9 +313,17 @@ impl Receipt {
     ///
     /// # Errors
     /// [`ReceiptVerifyError`] for the first check that fails.
-    pub fn verify(&self, entry: &[u8], origin: &str, log_key: &VerifyingKey) -> Result<VerifiedReceipt, ReceiptVerifyError> {
+    pub fn verify(
+        &self,
+        entry: &[u8],
+        origin: &str,
+        log_key: &VerifyingKey,
+    ) -> Result<VerifiedReceipt, ReceiptVerifyError> {
         if self.origin != origin {
-            return Err(ReceiptVerifyError::OriginMismatch { expected: origin.to_owned(), found: self.origin.clone() });
+            return Err(ReceiptVerifyError::OriginMismatch {
+                expected: origin.to_owned(),
+                found: self.origin.clone(),
+            });
         }
         if self.kid != Kid::of(log_key) {
             return Err(ReceiptVerifyError::KidMismatch);
@@ -284,7 +333,11 @@ impl Receipt {
         log_key
             .verify_strict(&tbs, &Signature::from_bytes(&self.signature))
             .map_err(|_| ReceiptVerifyError::BadSignature)?;
-        Ok(VerifiedReceipt { origin: self.origin.clone(), proof: self.proof.clone(), root })
+        Ok(VerifiedReceipt {
+            origin: self.origin.clone(),
+            proof: self.proof.clone(),
+            root,
+        })
     }
 }
 
@@ -303,15 +356,28 @@ fn encode_inclusion_proof(proof: &InclusionProof) -> Vec<u8> {
     let value = Value::Array(vec![
         Value::from(proof.tree_size),
         Value::from(proof.leaf_index),
-        Value::Array(proof.path.iter().map(|h| Value::Bytes(h.to_vec())).collect()),
+        Value::Array(
+            proof
+                .path
+                .iter()
+                .map(|h| Value::Bytes(h.to_vec()))
+                .collect(),
+        ),
     ]);
     cbor::encode(&value)
 }
 
 fn decode_inclusion_proof(bytes: &[u8]) -> Result<InclusionProof, ReceiptParseError> {
     let value = cbor::decode(bytes).map_err(|_| ReceiptParseError::InclusionProof)?;
-    let Value::Array(items) = value else { return Err(ReceiptParseError::InclusionProof) };
-    let [Value::Integer(size), Value::Integer(index), Value::Array(path)] = items.as_slice() else {
+    let Value::Array(items) = value else {
+        return Err(ReceiptParseError::InclusionProof);
+    };
+    let [
+        Value::Integer(size),
+        Value::Integer(index),
+        Value::Array(path),
+    ] = items.as_slice()
+    else {
         return Err(ReceiptParseError::InclusionProof);
     };
     let tree_size = u64::try_from(*size).map_err(|_| ReceiptParseError::InclusionProof)?;
@@ -322,9 +388,15 @@ fn decode_inclusion_proof(bytes: &[u8]) -> Result<InclusionProof, ReceiptParseEr
     let path = path
         .iter()
         .map(|h| match h {
-            Value::Bytes(b) => Hash::try_from(b.as_slice()).map_err(|_| ReceiptParseError::InclusionProof),
+            Value::Bytes(b) => {
+                Hash::try_from(b.as_slice()).map_err(|_| ReceiptParseError::InclusionProof)
+            }
             _ => Err(ReceiptParseError::InclusionProof),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(InclusionProof { leaf_index, tree_size, path })
+    Ok(InclusionProof {
+        leaf_index,
+        tree_size,
+        path,
+    })
 }

@@ -3,7 +3,9 @@ use ed25519_dalek::SigningKey;
 
 use super::*;
 use crate::cbor;
-use crate::checkpoint::{Checkpoint, CosignatureSigner, NoteSigner, open_checkpoint, sign_checkpoint};
+use crate::checkpoint::{
+    Checkpoint, CosignatureSigner, NoteSigner, open_checkpoint, sign_checkpoint,
+};
 use crate::merkle::{Hash, InclusionProof, MemoryHashStore, prove_inclusion};
 use crate::token::{Algorithm, Kid};
 
@@ -25,7 +27,12 @@ impl Log {
         for e in &entries {
             store.append_leaf(e).unwrap();
         }
-        Self { key, signer, store, entries }
+        Self {
+            key,
+            signer,
+            store,
+            entries,
+        }
     }
 
     fn policy(&self) -> LogPolicy {
@@ -50,7 +57,13 @@ impl Log {
     }
 
     fn receipt(&self, index: u64) -> Vec<u8> {
-        Receipt::sign(&self.key, Algorithm::EdDsa, ORIGIN, &self.proof(index), &self.root())
+        Receipt::sign(
+            &self.key,
+            Algorithm::EdDsa,
+            ORIGIN,
+            &self.proof(index),
+            &self.root(),
+        )
     }
 }
 
@@ -69,7 +82,10 @@ fn bundle_round_trips_and_verifies_for_every_index() {
             assert_eq!(ok.checkpoint().size(), n as u64);
             // Every other entry of the log is refused at this index.
             for (j, other) in log.entries.iter().enumerate().filter(|(j, _)| *j != i) {
-                assert!(parsed.verify(other, &log.policy(), 0).is_err(), "n={n} i={i} j={j}");
+                assert!(
+                    parsed.verify(other, &log.policy(), 0).is_err(),
+                    "n={n} i={i} j={j}"
+                );
             }
         }
     }
@@ -96,29 +112,52 @@ fn bundle_verify_rejects_tampering() {
 
     // Another index.
     let moved = ProofBundle::new(5, good.path().to_vec(), good.checkpoint_text());
-    assert!(matches!(moved.verify(entry, &log.policy(), 0), Err(ProofBundleVerifyError::Inclusion(_))));
+    assert!(matches!(
+        moved.verify(entry, &log.policy(), 0),
+        Err(ProofBundleVerifyError::Inclusion(_))
+    ));
     // One bit of one path hash.
     for k in 0..good.path().len() {
         let mut path = good.path().to_vec();
         path[k][0] ^= 1;
         let bad = ProofBundle::new(6, path, good.checkpoint_text());
-        assert!(matches!(bad.verify(entry, &log.policy(), 0), Err(ProofBundleVerifyError::Inclusion(_))), "hash {k}");
+        assert!(
+            matches!(
+                bad.verify(entry, &log.policy(), 0),
+                Err(ProofBundleVerifyError::Inclusion(_))
+            ),
+            "hash {k}"
+        );
     }
     // A path hash dropped or added.
     let mut short = good.path().to_vec();
     short.pop();
-    assert!(ProofBundle::new(6, short, good.checkpoint_text()).verify(entry, &log.policy(), 0).is_err());
+    assert!(
+        ProofBundle::new(6, short, good.checkpoint_text())
+            .verify(entry, &log.policy(), 0)
+            .is_err()
+    );
     let mut long = good.path().to_vec();
     long.push([0; 32]);
-    assert!(ProofBundle::new(6, long, good.checkpoint_text()).verify(entry, &log.policy(), 0).is_err());
+    assert!(
+        ProofBundle::new(6, long, good.checkpoint_text())
+            .verify(entry, &log.policy(), 0)
+            .is_err()
+    );
     // The checkpoint of another log key, the same origin.
     let impostor = Log::new(2, 10);
     let forged = ProofBundle::new(6, good.path().to_vec(), impostor.signed_checkpoint());
-    assert!(matches!(forged.verify(entry, &log.policy(), 0), Err(ProofBundleVerifyError::Checkpoint(_))));
+    assert!(matches!(
+        forged.verify(entry, &log.policy(), 0),
+        Err(ProofBundleVerifyError::Checkpoint(_))
+    ));
     // A policy for another origin.
     let other = NoteSigner::new("other.example/log", log.key.clone()).unwrap();
     let policy = LogPolicy::new("other.example/log", other.verifier());
-    assert!(matches!(good.verify(entry, &policy, 0), Err(ProofBundleVerifyError::Checkpoint(_))));
+    assert!(matches!(
+        good.verify(entry, &policy, 0),
+        Err(ProofBundleVerifyError::Checkpoint(_))
+    ));
 }
 
 #[test]
@@ -130,7 +169,10 @@ fn every_byte_flip_of_a_bundle_fails_to_parse_or_verify() {
             let mut bad = text.clone();
             bad[i] ^= bit;
             if let Ok(parsed) = ProofBundle::parse(&bad) {
-                assert!(parsed.verify(&log.entries[4], &log.policy(), 0).is_err(), "byte {i} bit {bit:#x} verified");
+                assert!(
+                    parsed.verify(&log.entries[4], &log.policy(), 0).is_err(),
+                    "byte {i} bit {bit:#x} verified"
+                );
             }
         }
     }
@@ -142,7 +184,10 @@ fn every_truncated_bundle_fails_to_parse_or_verify() {
     let text = log.bundle(4).to_text().into_bytes();
     for len in 0..text.len() {
         if let Ok(parsed) = ProofBundle::parse(&text[..len]) {
-            assert!(parsed.verify(&log.entries[4], &log.policy(), 0).is_err(), "prefix of {len} verified");
+            assert!(
+                parsed.verify(&log.entries[4], &log.policy(), 0).is_err(),
+                "prefix of {len} verified"
+            );
         }
     }
 }
@@ -150,16 +195,31 @@ fn every_truncated_bundle_fails_to_parse_or_verify() {
 #[test]
 fn witness_policy_is_enforced_through_the_bundle() {
     let log = Log::new(1, 4);
-    let witness = CosignatureSigner::new("witness.example", SigningKey::from_bytes(&[9; 32])).unwrap();
+    let witness =
+        CosignatureSigner::new("witness.example", SigningKey::from_bytes(&[9; 32])).unwrap();
     let policy = log.policy().with_witnesses(vec![witness.verifier()], 1);
 
     let plain = log.bundle(2);
-    assert!(matches!(plain.verify(&log.entries[2], &policy, 1_000), Err(ProofBundleVerifyError::Checkpoint(_))));
+    assert!(matches!(
+        plain.verify(&log.entries[2], &policy, 1_000),
+        Err(ProofBundleVerifyError::Checkpoint(_))
+    ));
 
-    let verified = open_checkpoint(plain.checkpoint_text().as_bytes(), ORIGIN, &log.signer.verifier(), &[], 0, 0).unwrap();
+    let verified = open_checkpoint(
+        plain.checkpoint_text().as_bytes(),
+        ORIGIN,
+        &log.signer.verifier(),
+        &[],
+        0,
+        0,
+    )
+    .unwrap();
     let cosigned = witness.cosign(&verified, 1_000).unwrap();
     let bundle = ProofBundle::new(2, plain.path().to_vec(), cosigned);
-    let ok = ProofBundle::parse(bundle.to_text().as_bytes()).unwrap().verify(&log.entries[2], &policy, 1_000).unwrap();
+    let ok = ProofBundle::parse(bundle.to_text().as_bytes())
+        .unwrap()
+        .verify(&log.entries[2], &policy, 1_000)
+        .unwrap();
     assert_eq!(ok.checkpoint().cosignatures().len(), 1);
 }
 
@@ -170,30 +230,121 @@ fn malformed_bundles_are_rejected() {
     let h = "gSKyXoYZUgZ6jduWYrkDOARinOMGJveXjgMkBTcdPlQ=";
     let rows: Vec<(&str, String, ProofBundleParseError)> = vec![
         ("empty", String::new(), ProofBundleParseError::BadHeader),
-        ("other version", format!("c2sp.org/tlog-proof@v2\nindex 0\n\n{cp}"), ProofBundleParseError::BadHeader),
-        ("CRLF header", format!("c2sp.org/tlog-proof@v1\r\nindex 0\n\n{cp}"), ProofBundleParseError::BadHeader),
-        ("no index", format!("c2sp.org/tlog-proof@v1\n\n{cp}"), ProofBundleParseError::BadIndex),
-        ("leading zero", format!("c2sp.org/tlog-proof@v1\nindex 01\n\n{cp}"), ProofBundleParseError::BadIndex),
-        ("negative", format!("c2sp.org/tlog-proof@v1\nindex -1\n\n{cp}"), ProofBundleParseError::BadIndex),
-        ("plus sign", format!("c2sp.org/tlog-proof@v1\nindex +1\n\n{cp}"), ProofBundleParseError::BadIndex),
-        ("overflow", format!("c2sp.org/tlog-proof@v1\nindex 18446744073709551616\n\n{cp}"), ProofBundleParseError::BadIndex),
-        ("two spaces", format!("c2sp.org/tlog-proof@v1\nindex  1\n\n{cp}"), ProofBundleParseError::BadIndex),
-        ("trailing space", format!("c2sp.org/tlog-proof@v1\nindex 1 \n\n{cp}"), ProofBundleParseError::BadIndex),
-        ("extra after index", format!("c2sp.org/tlog-proof@v1\nindex 1\nextra AA==\n\n{cp}"), ProofBundleParseError::BadPathHash(0)),
-        ("extra not base64", format!("c2sp.org/tlog-proof@v1\nextra !!\nindex 1\n\n{cp}"), ProofBundleParseError::BadExtra),
-        ("extra stray bits", format!("c2sp.org/tlog-proof@v1\nextra AB==\nindex 1\n\n{cp}"), ProofBundleParseError::BadExtra),
-        ("short hash", format!("c2sp.org/tlog-proof@v1\nindex 1\n{}\n\n{cp}", &h[..40]), ProofBundleParseError::BadPathHash(0)),
-        ("hash of 33 bytes", format!("c2sp.org/tlog-proof@v1\nindex 1\n{h}\nAAAA{h}\n\n{cp}"), ProofBundleParseError::BadPathHash(1)),
-        ("url-safe base64", format!("c2sp.org/tlog-proof@v1\nindex 1\nB95lDa8R83lS8n0eG-o0buTxRKQTYFi__1U8anccXmA=\n\n{cp}"), ProofBundleParseError::BadPathHash(0)),
-        ("no blank line", format!("c2sp.org/tlog-proof@v1\nindex 1\n{h}"), ProofBundleParseError::MissingCheckpoint),
-        ("no checkpoint", format!("c2sp.org/tlog-proof@v1\nindex 1\n{h}\n\n"), ProofBundleParseError::MissingCheckpoint),
-        ("too many hashes", format!("c2sp.org/tlog-proof@v1\nindex 1\n{}\n{cp}", format!("{h}\n").repeat(64)), ProofBundleParseError::PathTooLong),
-        ("too large", format!("c2sp.org/tlog-proof@v1\nindex 1\n\n{}", "x".repeat(ProofBundle::MAX_LEN)), ProofBundleParseError::TooLarge(ProofBundle::MAX_LEN + 32)),
+        (
+            "other version",
+            format!("c2sp.org/tlog-proof@v2\nindex 0\n\n{cp}"),
+            ProofBundleParseError::BadHeader,
+        ),
+        (
+            "CRLF header",
+            format!("c2sp.org/tlog-proof@v1\r\nindex 0\n\n{cp}"),
+            ProofBundleParseError::BadHeader,
+        ),
+        (
+            "no index",
+            format!("c2sp.org/tlog-proof@v1\n\n{cp}"),
+            ProofBundleParseError::BadIndex,
+        ),
+        (
+            "leading zero",
+            format!("c2sp.org/tlog-proof@v1\nindex 01\n\n{cp}"),
+            ProofBundleParseError::BadIndex,
+        ),
+        (
+            "negative",
+            format!("c2sp.org/tlog-proof@v1\nindex -1\n\n{cp}"),
+            ProofBundleParseError::BadIndex,
+        ),
+        (
+            "plus sign",
+            format!("c2sp.org/tlog-proof@v1\nindex +1\n\n{cp}"),
+            ProofBundleParseError::BadIndex,
+        ),
+        (
+            "overflow",
+            format!("c2sp.org/tlog-proof@v1\nindex 18446744073709551616\n\n{cp}"),
+            ProofBundleParseError::BadIndex,
+        ),
+        (
+            "two spaces",
+            format!("c2sp.org/tlog-proof@v1\nindex  1\n\n{cp}"),
+            ProofBundleParseError::BadIndex,
+        ),
+        (
+            "trailing space",
+            format!("c2sp.org/tlog-proof@v1\nindex 1 \n\n{cp}"),
+            ProofBundleParseError::BadIndex,
+        ),
+        (
+            "extra after index",
+            format!("c2sp.org/tlog-proof@v1\nindex 1\nextra AA==\n\n{cp}"),
+            ProofBundleParseError::BadPathHash(0),
+        ),
+        (
+            "extra not base64",
+            format!("c2sp.org/tlog-proof@v1\nextra !!\nindex 1\n\n{cp}"),
+            ProofBundleParseError::BadExtra,
+        ),
+        (
+            "extra stray bits",
+            format!("c2sp.org/tlog-proof@v1\nextra AB==\nindex 1\n\n{cp}"),
+            ProofBundleParseError::BadExtra,
+        ),
+        (
+            "short hash",
+            format!("c2sp.org/tlog-proof@v1\nindex 1\n{}\n\n{cp}", &h[..40]),
+            ProofBundleParseError::BadPathHash(0),
+        ),
+        (
+            "hash of 33 bytes",
+            format!("c2sp.org/tlog-proof@v1\nindex 1\n{h}\nAAAA{h}\n\n{cp}"),
+            ProofBundleParseError::BadPathHash(1),
+        ),
+        (
+            "url-safe base64",
+            format!(
+                "c2sp.org/tlog-proof@v1\nindex 1\nB95lDa8R83lS8n0eG-o0buTxRKQTYFi__1U8anccXmA=\n\n{cp}"
+            ),
+            ProofBundleParseError::BadPathHash(0),
+        ),
+        (
+            "no blank line",
+            format!("c2sp.org/tlog-proof@v1\nindex 1\n{h}"),
+            ProofBundleParseError::MissingCheckpoint,
+        ),
+        (
+            "no checkpoint",
+            format!("c2sp.org/tlog-proof@v1\nindex 1\n{h}\n\n"),
+            ProofBundleParseError::MissingCheckpoint,
+        ),
+        (
+            "too many hashes",
+            format!(
+                "c2sp.org/tlog-proof@v1\nindex 1\n{}\n{cp}",
+                format!("{h}\n").repeat(64)
+            ),
+            ProofBundleParseError::PathTooLong,
+        ),
+        (
+            "too large",
+            format!(
+                "c2sp.org/tlog-proof@v1\nindex 1\n\n{}",
+                "x".repeat(ProofBundle::MAX_LEN)
+            ),
+            ProofBundleParseError::TooLarge(ProofBundle::MAX_LEN + 32),
+        ),
     ];
     for (name, text, want) in rows {
-        assert_eq!(ProofBundle::parse(text.as_bytes()), Err(want), "row {name:?}");
+        assert_eq!(
+            ProofBundle::parse(text.as_bytes()),
+            Err(want),
+            "row {name:?}"
+        );
     }
-    assert_eq!(ProofBundle::parse(b"c2sp.org/tlog-proof@v1\nindex 1\n\n\xff\xfe"), Err(ProofBundleParseError::NotUtf8));
+    assert_eq!(
+        ProofBundle::parse(b"c2sp.org/tlog-proof@v1\nindex 1\n\n\xff\xfe"),
+        Err(ProofBundleParseError::NotUtf8)
+    );
 }
 
 // ---------------------------------------------------------------- receipts
@@ -209,10 +360,20 @@ fn receipt_round_trips_and_verifies_for_every_index() {
             assert_eq!(receipt.origin(), ORIGIN);
             assert_eq!(receipt.kid(), Kid::of(&log.key.verifying_key()));
             assert_eq!(receipt.inclusion_proof(), &log.proof(i as u64));
-            let ok = receipt.verify(&log.entries[i], ORIGIN, &log.key.verifying_key()).unwrap();
-            assert_eq!((ok.leaf_index(), ok.tree_size(), *ok.root()), (i as u64, n as u64, log.root()));
+            let ok = receipt
+                .verify(&log.entries[i], ORIGIN, &log.key.verifying_key())
+                .unwrap();
+            assert_eq!(
+                (ok.leaf_index(), ok.tree_size(), *ok.root()),
+                (i as u64, n as u64, log.root())
+            );
             for (j, other) in log.entries.iter().enumerate().filter(|(j, _)| *j != i) {
-                assert!(receipt.verify(other, ORIGIN, &log.key.verifying_key()).is_err(), "n={n} i={i} j={j}");
+                assert!(
+                    receipt
+                        .verify(other, ORIGIN, &log.key.verifying_key())
+                        .is_err(),
+                    "n={n} i={i} j={j}"
+                );
             }
         }
     }
@@ -221,10 +382,20 @@ fn receipt_round_trips_and_verifies_for_every_index() {
 #[test]
 fn receipt_with_alg_minus_19_verifies() {
     let log = Log::new(3, 4);
-    let bytes = Receipt::sign(&log.key, Algorithm::Ed25519, ORIGIN, &log.proof(1), &log.root());
+    let bytes = Receipt::sign(
+        &log.key,
+        Algorithm::Ed25519,
+        ORIGIN,
+        &log.proof(1),
+        &log.root(),
+    );
     let receipt = Receipt::parse(&bytes).unwrap();
     assert_eq!(receipt.alg(), Algorithm::Ed25519);
-    assert!(receipt.verify(&log.entries[1], ORIGIN, &log.key.verifying_key()).is_ok());
+    assert!(
+        receipt
+            .verify(&log.entries[1], ORIGIN, &log.key.verifying_key())
+            .is_ok()
+    );
 }
 
 #[test]
@@ -232,15 +403,24 @@ fn receipt_rejects_wrong_key_origin_and_root() {
     let log = Log::new(3, 4);
     let receipt = Receipt::parse(&log.receipt(2)).unwrap();
     let other = SigningKey::from_bytes(&[4; 32]).verifying_key();
-    assert_eq!(receipt.verify(&log.entries[2], ORIGIN, &other), Err(ReceiptVerifyError::KidMismatch));
+    assert_eq!(
+        receipt.verify(&log.entries[2], ORIGIN, &other),
+        Err(ReceiptVerifyError::KidMismatch)
+    );
     assert!(matches!(
-        receipt.verify(&log.entries[2], "other.example/log", &log.key.verifying_key()),
+        receipt.verify(
+            &log.entries[2],
+            "other.example/log",
+            &log.key.verifying_key()
+        ),
         Err(ReceiptVerifyError::OriginMismatch { .. })
     ));
     // Signed over the root of another tree: the recomputed root differs.
     let lying = Receipt::sign(&log.key, Algorithm::EdDsa, ORIGIN, &log.proof(2), &[0; 32]);
     assert_eq!(
-        Receipt::parse(&lying).unwrap().verify(&log.entries[2], ORIGIN, &log.key.verifying_key()),
+        Receipt::parse(&lying)
+            .unwrap()
+            .verify(&log.entries[2], ORIGIN, &log.key.verifying_key()),
         Err(ReceiptVerifyError::BadSignature)
     );
 }
@@ -254,29 +434,54 @@ fn every_byte_flip_of_a_receipt_fails_to_parse_or_verify() {
             let mut bad = bytes.clone();
             bad[i] ^= bit;
             if let Ok(r) = Receipt::parse(&bad) {
-                assert!(r.verify(&log.entries[5], ORIGIN, &log.key.verifying_key()).is_err(), "byte {i} bit {bit:#x}");
+                assert!(
+                    r.verify(&log.entries[5], ORIGIN, &log.key.verifying_key())
+                        .is_err(),
+                    "byte {i} bit {bit:#x}"
+                );
             }
         }
     }
     for len in 0..bytes.len() {
-        assert!(Receipt::parse(&bytes[..len]).is_err(), "prefix of {len} parsed");
+        assert!(
+            Receipt::parse(&bytes[..len]).is_err(),
+            "prefix of {len} parsed"
+        );
     }
 }
 
 /// Rebuilds a receipt from its parts as CBOR values, so single rules can be
 /// broken one at a time.
 fn receipt_value(bytes: &[u8]) -> (Vec<(Value, Value)>, Value, Value, Value) {
-    let Value::Tag(18, inner) = cbor::decode(bytes).unwrap() else { panic!("not tag 18") };
-    let Value::Array(items) = *inner else { panic!("not an array") };
-    let [Value::Bytes(p), u, payload, sig] = <[Value; 4]>::try_from(items).unwrap() else { panic!("shape") };
-    let Value::Map(protected) = cbor::decode(&p).unwrap() else { panic!("protected") };
+    let Value::Tag(18, inner) = cbor::decode(bytes).unwrap() else {
+        panic!("not tag 18")
+    };
+    let Value::Array(items) = *inner else {
+        panic!("not an array")
+    };
+    let [Value::Bytes(p), u, payload, sig] = <[Value; 4]>::try_from(items).unwrap() else {
+        panic!("shape")
+    };
+    let Value::Map(protected) = cbor::decode(&p).unwrap() else {
+        panic!("protected")
+    };
     (protected, u, payload, sig)
 }
 
-fn encode_receipt(protected: Vec<(Value, Value)>, unprotected: Value, payload: Value, sig: Value) -> Vec<u8> {
+fn encode_receipt(
+    protected: Vec<(Value, Value)>,
+    unprotected: Value,
+    payload: Value,
+    sig: Value,
+) -> Vec<u8> {
     cbor::encode(&Value::Tag(
         18,
-        Box::new(Value::Array(vec![Value::Bytes(cbor::encode(&Value::Map(protected))), unprotected, payload, sig])),
+        Box::new(Value::Array(vec![
+            Value::Bytes(cbor::encode(&Value::Map(protected))),
+            unprotected,
+            payload,
+            sig,
+        ])),
     ))
 }
 
@@ -285,7 +490,10 @@ fn malformed_receipts_are_rejected() {
     let log = Log::new(3, 4);
     let good = log.receipt(1);
     let (p, u, payload, sig) = receipt_value(&good);
-    assert_eq!(encode_receipt(p.clone(), u.clone(), payload.clone(), sig.clone()), good);
+    assert_eq!(
+        encode_receipt(p.clone(), u.clone(), payload.clone(), sig.clone()),
+        good
+    );
 
     let set = |label: i64, v: Value| {
         let mut p = p.clone();
@@ -294,33 +502,207 @@ fn malformed_receipts_are_rejected() {
         p.sort_by_key(|(k, _)| cbor::encode(k));
         p
     };
-    let without = |label: i64| p.iter().filter(|(k, _)| *k != Value::from(label)).cloned().collect::<Vec<_>>();
+    let without = |label: i64| {
+        p.iter()
+            .filter(|(k, _)| *k != Value::from(label))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
     let proof_bytes = |v: Value| {
         Value::Map(vec![(
             Value::from(VDP_LABEL),
-            Value::Map(vec![(Value::from(INCLUSION_PROOFS), Value::Array(vec![Value::Bytes(cbor::encode(&v))]))]),
+            Value::Map(vec![(
+                Value::from(INCLUSION_PROOFS),
+                Value::Array(vec![Value::Bytes(cbor::encode(&v))]),
+            )]),
         )])
     };
 
     let rows: Vec<(&str, Vec<u8>, ReceiptParseError)> = vec![
-        ("vds 2", encode_receipt(set(VDS_LABEL, Value::from(2)), u.clone(), payload.clone(), sig.clone()), ReceiptParseError::Vds),
-        ("no vds", encode_receipt(without(VDS_LABEL), u.clone(), payload.clone(), sig.clone()), ReceiptParseError::Vds),
-        ("alg ES256", encode_receipt(set(1, Value::from(-7)), u.clone(), payload.clone(), sig.clone()), ReceiptParseError::Algorithm),
-        ("no kid", encode_receipt(without(4), u.clone(), payload.clone(), sig.clone()), ReceiptParseError::Kid),
-        ("short kid", encode_receipt(set(4, Value::Bytes(vec![0; 8])), u.clone(), payload.clone(), sig.clone()), ReceiptParseError::Kid),
-        ("no issuer", encode_receipt(without(15), u.clone(), payload.clone(), sig.clone()), ReceiptParseError::Issuer),
-        ("empty issuer", encode_receipt(set(15, Value::Map(vec![(Value::from(1), Value::Text(String::new()))])), u.clone(), payload.clone(), sig.clone()), ReceiptParseError::Issuer),
-        ("unknown header", encode_receipt(set(99, Value::from(0)), u.clone(), payload.clone(), sig.clone()), ReceiptParseError::UnexpectedHeader("Int(99)".into())),
-        ("content type", encode_receipt(set(3, Value::Text("x/y".into())), u.clone(), payload.clone(), sig.clone()), ReceiptParseError::UnexpectedHeader("protected".into())),
-        ("attached payload", encode_receipt(p.clone(), u.clone(), Value::Bytes(log.root().to_vec()), sig.clone()), ReceiptParseError::AttachedPayload),
-        ("short signature", encode_receipt(p.clone(), u.clone(), payload.clone(), Value::Bytes(vec![0; 63])), ReceiptParseError::Signature),
-        ("no proofs", encode_receipt(p.clone(), Value::Map(vec![]), payload.clone(), sig.clone()), ReceiptParseError::Proofs),
-        ("two proofs", encode_receipt(p.clone(), Value::Map(vec![(Value::from(VDP_LABEL), Value::Map(vec![(Value::from(INCLUSION_PROOFS), Value::Array(vec![Value::Bytes(vec![0x80]), Value::Bytes(vec![0x80])]))]))]), payload.clone(), sig.clone()), ReceiptParseError::Proofs),
-        ("consistency proofs only", encode_receipt(p.clone(), Value::Map(vec![(Value::from(VDP_LABEL), Value::Map(vec![(Value::from(-2), Value::Array(vec![]))]))]), payload.clone(), sig.clone()), ReceiptParseError::Proofs),
-        ("proof of 2 items", encode_receipt(p.clone(), proof_bytes(Value::Array(vec![Value::from(4), Value::from(1)])), payload.clone(), sig.clone()), ReceiptParseError::InclusionProof),
-        ("negative size", encode_receipt(p.clone(), proof_bytes(Value::Array(vec![Value::from(-4), Value::from(1), Value::Array(vec![])])), payload.clone(), sig.clone()), ReceiptParseError::InclusionProof),
-        ("hash of 31 bytes", encode_receipt(p.clone(), proof_bytes(Value::Array(vec![Value::from(4), Value::from(1), Value::Array(vec![Value::Bytes(vec![0; 31])])])), payload.clone(), sig.clone()), ReceiptParseError::InclusionProof),
-        ("64 hashes", encode_receipt(p.clone(), proof_bytes(Value::Array(vec![Value::from(4), Value::from(1), Value::Array(vec![Value::Bytes(vec![0; 32]); 64])])), payload.clone(), sig.clone()), ReceiptParseError::InclusionProof),
+        (
+            "vds 2",
+            encode_receipt(
+                set(VDS_LABEL, Value::from(2)),
+                u.clone(),
+                payload.clone(),
+                sig.clone(),
+            ),
+            ReceiptParseError::Vds,
+        ),
+        (
+            "no vds",
+            encode_receipt(without(VDS_LABEL), u.clone(), payload.clone(), sig.clone()),
+            ReceiptParseError::Vds,
+        ),
+        (
+            "alg ES256",
+            encode_receipt(
+                set(1, Value::from(-7)),
+                u.clone(),
+                payload.clone(),
+                sig.clone(),
+            ),
+            ReceiptParseError::Algorithm,
+        ),
+        (
+            "no kid",
+            encode_receipt(without(4), u.clone(), payload.clone(), sig.clone()),
+            ReceiptParseError::Kid,
+        ),
+        (
+            "short kid",
+            encode_receipt(
+                set(4, Value::Bytes(vec![0; 8])),
+                u.clone(),
+                payload.clone(),
+                sig.clone(),
+            ),
+            ReceiptParseError::Kid,
+        ),
+        (
+            "no issuer",
+            encode_receipt(without(15), u.clone(), payload.clone(), sig.clone()),
+            ReceiptParseError::Issuer,
+        ),
+        (
+            "empty issuer",
+            encode_receipt(
+                set(
+                    15,
+                    Value::Map(vec![(Value::from(1), Value::Text(String::new()))]),
+                ),
+                u.clone(),
+                payload.clone(),
+                sig.clone(),
+            ),
+            ReceiptParseError::Issuer,
+        ),
+        (
+            "unknown header",
+            encode_receipt(
+                set(99, Value::from(0)),
+                u.clone(),
+                payload.clone(),
+                sig.clone(),
+            ),
+            ReceiptParseError::UnexpectedHeader("Int(99)".into()),
+        ),
+        (
+            "content type",
+            encode_receipt(
+                set(3, Value::Text("x/y".into())),
+                u.clone(),
+                payload.clone(),
+                sig.clone(),
+            ),
+            ReceiptParseError::UnexpectedHeader("protected".into()),
+        ),
+        (
+            "attached payload",
+            encode_receipt(
+                p.clone(),
+                u.clone(),
+                Value::Bytes(log.root().to_vec()),
+                sig.clone(),
+            ),
+            ReceiptParseError::AttachedPayload,
+        ),
+        (
+            "short signature",
+            encode_receipt(
+                p.clone(),
+                u.clone(),
+                payload.clone(),
+                Value::Bytes(vec![0; 63]),
+            ),
+            ReceiptParseError::Signature,
+        ),
+        (
+            "no proofs",
+            encode_receipt(p.clone(), Value::Map(vec![]), payload.clone(), sig.clone()),
+            ReceiptParseError::Proofs,
+        ),
+        (
+            "two proofs",
+            encode_receipt(
+                p.clone(),
+                Value::Map(vec![(
+                    Value::from(VDP_LABEL),
+                    Value::Map(vec![(
+                        Value::from(INCLUSION_PROOFS),
+                        Value::Array(vec![Value::Bytes(vec![0x80]), Value::Bytes(vec![0x80])]),
+                    )]),
+                )]),
+                payload.clone(),
+                sig.clone(),
+            ),
+            ReceiptParseError::Proofs,
+        ),
+        (
+            "consistency proofs only",
+            encode_receipt(
+                p.clone(),
+                Value::Map(vec![(
+                    Value::from(VDP_LABEL),
+                    Value::Map(vec![(Value::from(-2), Value::Array(vec![]))]),
+                )]),
+                payload.clone(),
+                sig.clone(),
+            ),
+            ReceiptParseError::Proofs,
+        ),
+        (
+            "proof of 2 items",
+            encode_receipt(
+                p.clone(),
+                proof_bytes(Value::Array(vec![Value::from(4), Value::from(1)])),
+                payload.clone(),
+                sig.clone(),
+            ),
+            ReceiptParseError::InclusionProof,
+        ),
+        (
+            "negative size",
+            encode_receipt(
+                p.clone(),
+                proof_bytes(Value::Array(vec![
+                    Value::from(-4),
+                    Value::from(1),
+                    Value::Array(vec![]),
+                ])),
+                payload.clone(),
+                sig.clone(),
+            ),
+            ReceiptParseError::InclusionProof,
+        ),
+        (
+            "hash of 31 bytes",
+            encode_receipt(
+                p.clone(),
+                proof_bytes(Value::Array(vec![
+                    Value::from(4),
+                    Value::from(1),
+                    Value::Array(vec![Value::Bytes(vec![0; 31])]),
+                ])),
+                payload.clone(),
+                sig.clone(),
+            ),
+            ReceiptParseError::InclusionProof,
+        ),
+        (
+            "64 hashes",
+            encode_receipt(
+                p.clone(),
+                proof_bytes(Value::Array(vec![
+                    Value::from(4),
+                    Value::from(1),
+                    Value::Array(vec![Value::Bytes(vec![0; 32]); 64]),
+                ])),
+                payload.clone(),
+                sig.clone(),
+            ),
+            ReceiptParseError::InclusionProof,
+        ),
     ];
     for (name, bytes, want) in rows {
         assert_eq!(Receipt::parse(&bytes), Err(want), "row {name:?}");
@@ -329,15 +711,24 @@ fn malformed_receipts_are_rejected() {
     // Not deterministic CBOR: the tag written in two bytes.
     let mut long_tag = vec![0xd8, 18];
     long_tag.extend_from_slice(&good[1..]);
-    assert!(matches!(Receipt::parse(&long_tag), Err(ReceiptParseError::Cbor(_))));
+    assert!(matches!(
+        Receipt::parse(&long_tag),
+        Err(ReceiptParseError::Cbor(_))
+    ));
     // Untagged.
     assert!(Receipt::parse(&good[1..]).is_err());
     // Trailing byte.
     let mut trailing = good.clone();
     trailing.push(0);
-    assert!(matches!(Receipt::parse(&trailing), Err(ReceiptParseError::Cbor(_))));
+    assert!(matches!(
+        Receipt::parse(&trailing),
+        Err(ReceiptParseError::Cbor(_))
+    ));
     // Too large.
-    assert_eq!(Receipt::parse(&vec![0; MAX_RECEIPT_SIZE + 1]), Err(ReceiptParseError::TooLarge(MAX_RECEIPT_SIZE + 1)));
+    assert_eq!(
+        Receipt::parse(&vec![0; MAX_RECEIPT_SIZE + 1]),
+        Err(ReceiptParseError::TooLarge(MAX_RECEIPT_SIZE + 1))
+    );
 }
 
 #[test]
@@ -345,7 +736,11 @@ fn receipt_attached_to_a_token_keeps_its_id_and_verifies_offline() {
     use crate::token::{FileDigest, Provenance, Sha256Digest, Stone, Token, TokenBuilder};
     let issuer = SigningKey::from_bytes(&[5; 32]);
     let provenance = Provenance {
-        report: FileDigest { sha256: Sha256Digest::of(b"report"), media_type: "application/pdf".into(), size: 6 },
+        report: FileDigest {
+            sha256: Sha256Digest::of(b"report"),
+            media_type: "application/pdf".into(),
+            size: 6,
+        },
         images: vec![],
         videos: vec![],
         stone: Stone {
@@ -362,19 +757,33 @@ fn receipt_attached_to_a_token_keeps_its_id_and_verifies_offline() {
         },
         supersedes: None,
     };
-    let token = TokenBuilder::new("lab.example", "R-1", provenance).iat(1_790_000_000).sign(&issuer).unwrap();
+    let token = TokenBuilder::new("lab.example", "R-1", provenance)
+        .iat(1_790_000_000)
+        .sign(&issuer)
+        .unwrap();
 
     let log_key = SigningKey::from_bytes(&[6; 32]);
     let mut store = MemoryHashStore::default();
     store.append_leaf(b"an earlier entry").unwrap();
     store.append_leaf(token.logged_bytes()).unwrap();
     let proof = prove_inclusion(1, 2, &store).unwrap();
-    let receipt = Receipt::sign(&log_key, Algorithm::EdDsa, ORIGIN, &proof, &store.root().unwrap());
+    let receipt = Receipt::sign(
+        &log_key,
+        Algorithm::EdDsa,
+        ORIGIN,
+        &proof,
+        &store.root().unwrap(),
+    );
 
     let transparent = Token::parse(&token.with_receipts(vec![receipt])).unwrap();
     assert_eq!(transparent.id(), token.id());
-    let [attached] = transparent.receipts() else { panic!("one receipt") };
-    let verified = Receipt::parse(attached).unwrap().verify(transparent.logged_bytes(), ORIGIN, &log_key.verifying_key()).unwrap();
+    let [attached] = transparent.receipts() else {
+        panic!("one receipt")
+    };
+    let verified = Receipt::parse(attached)
+        .unwrap()
+        .verify(transparent.logged_bytes(), ORIGIN, &log_key.verifying_key())
+        .unwrap();
     assert_eq!(verified.leaf_index(), 1);
 }
 
@@ -384,7 +793,12 @@ fn c2sp_spec_example_parses_and_re_encodes() {
     let bundle = ProofBundle::parse(text.as_bytes()).unwrap();
     assert_eq!(bundle.index(), 73894);
     assert_eq!(bundle.path().len(), 5);
-    assert!(bundle.extra().unwrap().starts_with(b"age-v1.2.1-darwin-arm64.tar.gz"));
+    assert!(
+        bundle
+            .extra()
+            .unwrap()
+            .starts_with(b"age-v1.2.1-darwin-arm64.tar.gz")
+    );
     assert!(bundle.checkpoint_text().starts_with("example.com/fancylog\n109482\nsFodV/vSp5O8n9a8QpW6PRY97tfOSW5bsc2Xl/EQi08=\n\n— example.com/fancylog "));
     assert_eq!(bundle.to_text(), text);
 }

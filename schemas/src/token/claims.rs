@@ -8,8 +8,8 @@ use std::fmt;
 use ciborium::Value;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::cbor::{as_u64, describe_key, int, text};
 use super::id::{Cti, Sha256Digest, TokenId};
+use crate::cbor::{as_u64, describe_key, int, text};
 
 /// Longest stone text field (variety, species, colour, …), in bytes.
 pub const MAX_TEXT_LEN: usize = 256;

@@ -4,13 +4,13 @@
 use ciborium::Value;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 
-use crate::cbor::{self, as_i64, describe_key, int};
 use super::error::{CborPart, TokenParseError, TokenVerifyError};
 use super::id::{Kid, TokenId};
 use super::{
     Algorithm, MAX_RECEIPTS, MAX_STATEMENT_SIZE, MAX_X5CHAIN_LEN, REVOCATION_CONTENT_TYPE,
     TOKEN_CONTENT_TYPE,
 };
+use crate::cbor::{self, as_i64, describe_key, int};
 
 /// COSE header labels used here (RFC 9052 §3.1, RFC 9597, RFC 9360, RFC 9942).
 pub(crate) const HDR_ALG: i64 = 1;

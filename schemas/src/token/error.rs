@@ -3,9 +3,9 @@
 //! ([`TokenBuildError`]).
 
 use super::MAX_STATEMENT_SIZE;
-use crate::cbor::CborError;
 use super::claims::ClaimsError;
 use super::id::Kid;
+use crate::cbor::CborError;
 
 /// Which CBOR item of a COSE_Sign1 failed the deterministic-encoding check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -71,7 +71,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-
 mod claims;
 mod cose;
 mod envelope;
@@ -85,8 +84,6 @@ mod tests;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 
-use crate::cbor;
-pub use crate::cbor::{CborError, MAX_DEPTH};
 pub use self::claims::{
     ClaimsError, CwtClaims, FileDigest, ImageDigest, ImageRole, MAX_ISSUER_LEN, MAX_MEDIA_TYPE_LEN,
     MAX_SUBJECT_LEN, MAX_TEXT_LEN, MediaDigest, MediaRole, Provenance, Stone, VideoDigest,
@@ -100,6 +97,8 @@ pub use self::revocation::{
     VerifiedRevocation,
 };
 pub use self::statement::{Statement, VerifiedStatement};
+use crate::cbor;
+pub use crate::cbor::{CborError, MAX_DEPTH};
 
 use self::envelope::{Envelope, ProtectedSpec};
 

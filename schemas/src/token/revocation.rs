@@ -7,7 +7,6 @@ use ciborium::Value;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
-use crate::cbor::{self, int, text};
 use super::claims::{
     CLAIM_CTI, CLAIM_IAT, CLAIM_ISS, ClaimsError, Fields, MAX_ISSUER_LEN, check_text, want_bytes,
     want_text, want_uint,
@@ -16,6 +15,7 @@ use super::envelope::{self, Envelope, ProtectedSpec};
 use super::error::{TokenBuildError, TokenParseError, TokenVerifyError};
 use super::id::{Cti, Kid, TokenId};
 use super::{Algorithm, ParseOrVerifyError, REVOCATION_CONTENT_TYPE, check_x5chain, now_unix};
+use crate::cbor::{self, int, text};
 
 /// Longest revocation reason, in bytes.
 pub const MAX_REASON_LEN: usize = 1024;

@@ -3,9 +3,9 @@
 use ciborium::Value;
 use ed25519_dalek::{Signer as _, SigningKey};
 
-use crate::cbor::{self, CborError, int, text};
 use super::envelope::{HDR_ALG, HDR_CRIT, encode_sign1, sig_structure};
 use super::*;
+use crate::cbor::{self, CborError, int, text};
 
 fn key(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])
