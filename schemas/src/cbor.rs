@@ -28,7 +28,7 @@ pub const MAX_DEPTH: usize = 16;
 ///
 /// Offsets are byte offsets into the CBOR item that was being checked (the
 /// whole message, the protected header or the payload; see
-/// [`CborPart`](super::CborPart)).
+/// [`CborPart`](crate::token::CborPart)).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CborError {
