@@ -1,0 +1,5 @@
+//! # loupe-issuer
+//!
+//! The lab-side Loupe service (under construction).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]

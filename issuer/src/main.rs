@@ -1,0 +1,2 @@
+//! `loupe-issuer`: the lab-side service and its CLI.
+fn main() {}
