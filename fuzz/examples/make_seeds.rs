@@ -28,7 +28,10 @@ const ROOT_CERT: &[u8] = include_bytes!("../../keys-example/root-ca.cert.der");
 
 macro_rules! note_vector {
     ($name:literal) => {
-        ($name, include_bytes!(concat!("../../tests/vectors/note/", $name)).as_slice())
+        (
+            $name,
+            include_bytes!(concat!("../../tests/vectors/note/", $name)).as_slice(),
+        )
     };
 }
 
@@ -92,8 +95,14 @@ fn int(i: i64) -> Value {
 fn receipt_for(logged: &[u8], log: &SigningKey) -> Vec<u8> {
     let protected = cbor::encode(&Value::Map(vec![
         (int(1), int(-8)),
-        (int(4), Value::Bytes(Kid::of(&log.verifying_key()).0.to_vec())),
-        (int(15), Value::Map(vec![(int(1), Value::Text(LOG_ORIGIN.into()))])),
+        (
+            int(4),
+            Value::Bytes(Kid::of(&log.verifying_key()).0.to_vec()),
+        ),
+        (
+            int(15),
+            Value::Map(vec![(int(1), Value::Text(LOG_ORIGIN.into()))]),
+        ),
         (int(395), int(1)),
     ]));
     let proof = cbor::encode(&Value::Array(vec![int(1), int(0), Value::Array(vec![])]));
@@ -131,9 +140,17 @@ impl Seeds {
     }
 
     fn add(&mut self, name: &str, bytes: &[u8]) {
-        assert!(bytes.len() < 8 * 1024, "seed {name} is {} bytes", bytes.len());
+        assert!(
+            bytes.len() < 8 * 1024,
+            "seed {name} is {} bytes",
+            bytes.len()
+        );
         self.count += 1;
-        assert!(self.count <= 20, "more than 20 seeds in {}", self.dir.display());
+        assert!(
+            self.count <= 20,
+            "more than 20 seeds in {}",
+            self.dir.display()
+        );
         fs::write(self.dir.join(name), bytes).expect("write seed");
     }
 }
@@ -204,7 +221,10 @@ fn main() {
     s.add("token-full.cbor", full.logged_bytes());
     s.add("token-receipt.cbor", &with_receipt);
     s.add("revocation.cbor", revocation.logged_bytes());
-    s.add("revocation-alg-19-x5chain.cbor", revocation_19.logged_bytes());
+    s.add(
+        "revocation-alg-19-x5chain.cbor",
+        revocation_19.logged_bytes(),
+    );
     s.add("revocation-receipt.cbor", &revocation_receipt);
 
     // ---- CBOR items: Loupe's own, then small canonical and non-canonical ones
@@ -215,16 +235,31 @@ fn main() {
     s.add("revocation-payload.cbor", revocation.payload_bytes());
     s.add("receipt.cbor", &receipt);
     let small: [(&str, &[u8]); 12] = [
-        ("uint-max.cbor", &[0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
-        ("nint-min.cbor", &[0x3b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+        (
+            "uint-max.cbor",
+            &[0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+        ),
+        (
+            "nint-min.cbor",
+            &[0x3b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+        ),
         ("simple.cbor", &[0x83, 0xf4, 0xf5, 0xf6]),
         ("text-utf8.cbor", &[0x63, 0xc3, 0xa9, 0x21]),
-        ("map-int-text-keys.cbor", &[0xa3, 0x01, 0x00, 0x20, 0x00, 0x61, 0x61, 0x40]),
+        (
+            "map-int-text-keys.cbor",
+            &[0xa3, 0x01, 0x00, 0x20, 0x00, 0x61, 0x61, 0x40],
+        ),
         ("nested-tags.cbor", &[0xd8, 0x20, 0xd2, 0x82, 0x80, 0xa0]),
         ("non-canonical-indefinite.cbor", &[0x9f, 0x01, 0xff]),
         ("non-canonical-long-head.cbor", &[0x18, 0x01]),
-        ("non-canonical-unsorted.cbor", &[0xa2, 0x02, 0x00, 0x01, 0x00]),
-        ("non-canonical-duplicate.cbor", &[0xa2, 0x01, 0x00, 0x01, 0x00]),
+        (
+            "non-canonical-unsorted.cbor",
+            &[0xa2, 0x02, 0x00, 0x01, 0x00],
+        ),
+        (
+            "non-canonical-duplicate.cbor",
+            &[0xa2, 0x01, 0x00, 0x01, 0x00],
+        ),
         ("float16.cbor", &[0xf9, 0x3c, 0x00]),
         ("trailing.cbor", &[0x00, 0x00]),
     ];
@@ -267,13 +302,19 @@ fn main() {
     s.add("checkpoint-size-max.note", big_tree.as_bytes());
     s.add("checkpoint-extension.note", extended.as_bytes());
     s.add("checkpoint-cosigned.note", cosigned.as_bytes());
-    s.add("checkpoint-cosigned-foreign.note", foreign_cosigned.as_bytes());
+    s.add(
+        "checkpoint-cosigned-foreign.note",
+        foreign_cosigned.as_bytes(),
+    );
     s.add("c2sp-tlog-cosignature-example.note", NOTE_VECTORS[2].1);
 
     let mut s = Seeds::new(&root, "note_open");
     s.add("checkpoint-size-1.note", small_tree.as_bytes());
     s.add("checkpoint-extension.note", extended.as_bytes());
-    s.add("checkpoint-cosigned-foreign.note", foreign_cosigned.as_bytes());
+    s.add(
+        "checkpoint-cosigned-foreign.note",
+        foreign_cosigned.as_bytes(),
+    );
     for (name, bytes) in NOTE_VECTORS {
         s.add(name, bytes);
     }

@@ -24,7 +24,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(opened) = open_checkpoint(data, LOG_ORIGIN, &LOG_KEY, &WITNESSES, 0, NOW) else {
         return;
     };
-    assert_eq!(opened.signed_note().as_bytes(), data, "signed note not kept verbatim");
+    assert_eq!(
+        opened.signed_note().as_bytes(),
+        data,
+        "signed note not kept verbatim"
+    );
     assert_eq!(opened.origin(), LOG_ORIGIN);
     assert!(opened.cosignatures().len() <= WITNESSES.len());
     for c in opened.cosignatures() {
@@ -35,26 +39,46 @@ fuzz_target!(|data: &[u8]| {
 
     let with_one = open_checkpoint(data, LOG_ORIGIN, &LOG_KEY, &WITNESSES, 1, NOW);
     if opened.cosignatures().is_empty() {
-        assert!(with_one.is_err(), "one witness required, none cosigned, yet it opens");
+        assert!(
+            with_one.is_err(),
+            "one witness required, none cosigned, yet it opens"
+        );
     } else {
         assert_eq!(with_one.as_ref(), Ok(&opened));
     }
 
     let checkpoint = opened.checkpoint();
     let body = checkpoint.to_body();
-    assert!(data.starts_with(format!("{body}\n").as_bytes()), "body is not the note text");
+    assert!(
+        data.starts_with(format!("{body}\n").as_bytes()),
+        "body is not the note text"
+    );
     assert_eq!(Checkpoint::parse(&body).as_ref(), Ok(checkpoint));
 
     let resigned = sign_checkpoint(checkpoint, &LOG).expect("the log re-signs");
-    let reopened = open_checkpoint(resigned.as_bytes(), LOG_ORIGIN, &LOG_KEY, &WITNESSES, 0, NOW)
-        .expect("a re-signed checkpoint opens");
+    let reopened = open_checkpoint(
+        resigned.as_bytes(),
+        LOG_ORIGIN,
+        &LOG_KEY,
+        &WITNESSES,
+        0,
+        NOW,
+    )
+    .expect("a re-signed checkpoint opens");
     assert_eq!(reopened.checkpoint(), checkpoint);
 
     // Cosigning can exceed the note limits (too many lines); then it must
     // say so rather than produce a note that does not open.
     if let Ok(cosigned) = WITNESS.cosign(&opened, NOW) {
-        let both = open_checkpoint(cosigned.as_bytes(), LOG_ORIGIN, &LOG_KEY, &WITNESSES, 1, NOW)
-            .expect("a cosigned checkpoint opens with one witness required");
+        let both = open_checkpoint(
+            cosigned.as_bytes(),
+            LOG_ORIGIN,
+            &LOG_KEY,
+            &WITNESSES,
+            1,
+            NOW,
+        )
+        .expect("a cosigned checkpoint opens with one witness required");
         assert_eq!(both.checkpoint(), checkpoint);
         assert_eq!(both.cosignatures().len(), 1);
     }

@@ -31,7 +31,11 @@ fn body_round_trip(text: &str) {
         *checkpoint.root_hash(),
         checkpoint.extensions().to_vec(),
     );
-    assert_eq!(rebuilt, Ok(checkpoint), "Checkpoint::new refuses a parsed body");
+    assert_eq!(
+        rebuilt,
+        Ok(checkpoint),
+        "Checkpoint::new refuses a parsed body"
+    );
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -43,8 +47,15 @@ fuzz_target!(|data: &[u8]| {
     };
     let text = note.text();
     assert!(text.ends_with('\n'));
-    assert!(data.starts_with(text.as_bytes()), "note text is not a prefix");
-    assert_eq!(data.get(text.len()), Some(&b'\n'), "no blank line after the text");
+    assert!(
+        data.starts_with(text.as_bytes()),
+        "note text is not a prefix"
+    );
+    assert_eq!(
+        data.get(text.len()),
+        Some(&b'\n'),
+        "no blank line after the text"
+    );
     assert!(!note.signatures().is_empty());
     for s in note.signatures() {
         assert!(

@@ -41,7 +41,10 @@ fuzz_target!(|data: &[u8]| {
     let logged = Statement::parse(statement.logged_bytes()).expect("logged bytes re-parse");
     assert_eq!(logged.id(), statement.id());
     assert_eq!(logged.logged_bytes(), statement.logged_bytes());
-    assert_eq!(TokenId::of_logged_bytes(statement.logged_bytes()), statement.id());
+    assert_eq!(
+        TokenId::of_logged_bytes(statement.logged_bytes()),
+        statement.id()
+    );
     assert_eq!(logged.issuer(), statement.issuer());
     assert_eq!(logged.kid(), statement.kid());
 

@@ -38,7 +38,10 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(logged.kid(), token.kid());
     assert_eq!(logged.alg(), token.alg());
     assert_eq!(logged.x5chain(), token.x5chain());
-    assert_eq!(logged.protected_header_bytes(), token.protected_header_bytes());
+    assert_eq!(
+        logged.protected_header_bytes(),
+        token.protected_header_bytes()
+    );
     assert_eq!(logged.payload_bytes(), token.payload_bytes());
     assert_eq!(token.without_receipts(), token.logged_bytes());
     assert_eq!(token.with_receipts(token.receipts().to_vec()), data);
