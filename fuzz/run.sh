@@ -28,7 +28,7 @@ for t in "${targets[@]}"; do
   log="$(mktemp)"
   status=0
   cargo fuzz run -s none "$t" "$corpus" -- -max_total_time="$seconds" -print_final_stats=1 >"$log" 2>&1 || status=$?
-  grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)' "$log" || true
+  grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)' "$log" || true
   if [ "$status" -ne 0 ]; then
     tail -n 40 "$log" >&2
     echo "fuzz target $t FAILED (exit $status): see fuzz/artifacts/$t/" >&2

@@ -92,6 +92,15 @@ pub enum CborError {
         /// Offset of the string's initial byte.
         offset: usize,
     },
+    /// A bignum tag (2 or 3): Loupe formats have no use for them, and
+    /// decoders fold small ones into plain integers, changing the encoding.
+    #[error("unsupported CBOR tag {tag} at offset {offset}")]
+    UnsupportedTag {
+        /// Offset of the tag's initial byte.
+        offset: usize,
+        /// The tag number.
+        tag: u64,
+    },
     /// The decoded value does not re-encode to the same bytes. The checks
     /// above should catch every such case first; this is the final guard.
     #[error("CBOR is not in core deterministic encoding")]
@@ -244,7 +253,10 @@ impl<'a> Reader<'a> {
                 }
                 Ok(())
             }
-            // 6: a tag and its content.
+            // 6: a tag and its content. Tags 2 and 3 (bignums) are refused:
+            // decoders fold small ones into plain integers, so their bytes
+            // would not survive a decode and re-encode (found by fuzzing).
+            _ if matches!(len, 2 | 3) => Err(CborError::UnsupportedTag { offset, tag: len }),
             _ => self.item(depth + 1),
         }
     }

@@ -1424,3 +1424,19 @@ fn cbor_decode_round_trips_canonical_values() {
     let back = cbor::decode(&bytes).unwrap();
     assert_eq!(cbor::encode(&back), bytes);
 }
+
+#[test]
+fn bignum_tags_are_refused_by_check_and_decode_alike() {
+    // Found by the `cbor_check` fuzz target: tag 2 around an empty byte
+    // string passed `check` but `decode` folded it into the integer 0.
+    let found = include_bytes!("../../../fuzz/regressions/cbor_check/tag2-empty-bignum-c240");
+    for bytes in [&found[..], &[0xc2, 0x41, 0x01], &[0xc3, 0x40], &[0x82, 0x0c, 0xc2, 0x40]] {
+        assert!(
+            matches!(cbor::check(bytes), Err(CborError::UnsupportedTag { tag: 2 | 3, .. })),
+            "{bytes:02x?}"
+        );
+        assert!(cbor::decode(bytes).is_err(), "{bytes:02x?}");
+    }
+    // Other tags are still walked (tag 18 is COSE_Sign1).
+    assert_eq!(cbor::check(&[0xd2, 0x80]), Ok(()));
+}
