@@ -278,10 +278,13 @@ fn parse_protected(bytes: &[u8]) -> Result<Protected, TokenParseError> {
     let mut x5chain = None;
     let mut present = Vec::with_capacity(entries.len());
     for (label, value) in entries {
+        // Loupe is a closed profile of COSE_Sign1: a header parameter it
+        // does not define is refused, critical or not. The logged bytes are
+        // what the log commits to, so nothing may ride along unexamined.
         let Some(l) = as_i64(&label) else {
-            // Text labels and other unknown labels: ignored unless critical
-            // (RFC 9052 §3), which is checked below.
-            continue;
+            return Err(TokenParseError::UnknownHeader {
+                label: describe_key(&label),
+            });
         };
         present.push(l);
         match l {
@@ -311,7 +314,11 @@ fn parse_protected(bytes: &[u8]) -> Result<Protected, TokenParseError> {
             }
             HDR_CWT_CLAIMS => cwt = Some(value),
             HDR_X5CHAIN => x5chain = Some(parse_x5chain(value)?),
-            _ => {}
+            _ => {
+                return Err(TokenParseError::UnknownHeader {
+                    label: l.to_string(),
+                });
+            }
         }
     }
     if let Some(crit) = crit {

@@ -91,6 +91,14 @@ pub enum TokenParseError {
         /// The label as found.
         label: String,
     },
+    /// A protected header parameter this profile does not define. Loupe
+    /// statements carry exactly alg, content type, kid, CWT claims, and
+    /// optionally x5chain and crit; anything else is refused.
+    #[error("protected header {label} is not part of a Loupe statement")]
+    UnknownHeader {
+        /// The label as found.
+        label: String,
+    },
     /// The content type (header 3) is not the one expected.
     #[error("content type {found:?} is not a Loupe statement of the expected kind")]
     WrongContentType {

@@ -612,21 +612,30 @@ fn sub_map<'a>(m: &'a mut [(Value, Value)], key: &str) -> &'a mut Vec<(Value, Va
 #[test]
 fn critical_headers() {
     let k = key(1);
-    // crit naming an unknown label that is present: rejected.
+    // crit naming an unknown label that is present: rejected (the label
+    // itself is already outside the profile).
     let mut h = header_entries(&k);
     h.push((int(99), int(1)));
     h.push((int(HDR_CRIT), Value::Array(vec![int(99)])));
     assert_eq!(
         with_header(h).unwrap_err(),
-        TokenParseError::UnknownCriticalHeader { label: "99".into() }
+        TokenParseError::UnknownHeader { label: "99".into() }
     );
+    // crit naming an unknown label that is absent: rejected.
+    let mut h = header_entries(&k);
+    h.push((int(HDR_CRIT), Value::Array(vec![int(99)])));
+    assert!(matches!(
+        with_header(h),
+        Err(TokenParseError::UnknownCriticalHeader { .. }
+            | TokenParseError::InvalidHeader { label: 2, .. })
+    ));
     // crit naming a text label: rejected.
     let mut h = header_entries(&k);
     h.push((text("x"), int(1)));
     h.push((int(HDR_CRIT), Value::Array(vec![text("x")])));
     assert!(matches!(
         with_header(h),
-        Err(TokenParseError::UnknownCriticalHeader { .. })
+        Err(TokenParseError::UnknownHeader { .. })
     ));
     // crit naming a generic header (RFC 9052 forbids): rejected.
     let mut h = header_entries(&k);
@@ -653,10 +662,16 @@ fn critical_headers() {
         with_header(h),
         Err(TokenParseError::InvalidHeader { label: 2, .. })
     ));
-    // An unknown non-critical header is ignored (RFC 9052 §3).
-    let mut h = header_entries(&k);
-    h.push((int(99), int(1)));
-    with_header(h).unwrap().verify(&k.verifying_key()).unwrap();
+    // Loupe is a closed profile: an unknown header is refused even when it
+    // is not critical (RFC 9052 §3 lets a profile say so), integer or text.
+    for label in [int(16), int(99), int(-65_537), text("lab-note")] {
+        let mut h = header_entries(&k);
+        h.push((label.clone(), int(1)));
+        assert!(
+            matches!(with_header(h), Err(TokenParseError::UnknownHeader { .. })),
+            "{label:?}"
+        );
+    }
 }
 
 #[test]
@@ -1430,9 +1445,17 @@ fn bignum_tags_are_refused_by_check_and_decode_alike() {
     // Found by the `cbor_check` fuzz target: tag 2 around an empty byte
     // string passed `check` but `decode` folded it into the integer 0.
     let found = include_bytes!("../../../fuzz/regressions/cbor_check/tag2-empty-bignum-c240");
-    for bytes in [&found[..], &[0xc2, 0x41, 0x01], &[0xc3, 0x40], &[0x82, 0x0c, 0xc2, 0x40]] {
+    for bytes in [
+        &found[..],
+        &[0xc2, 0x41, 0x01],
+        &[0xc3, 0x40],
+        &[0x82, 0x0c, 0xc2, 0x40],
+    ] {
         assert!(
-            matches!(cbor::check(bytes), Err(CborError::UnsupportedTag { tag: 2 | 3, .. })),
+            matches!(
+                cbor::check(bytes),
+                Err(CborError::UnsupportedTag { tag: 2 | 3, .. })
+            ),
             "{bytes:02x?}"
         );
         assert!(cbor::decode(bytes).is_err(), "{bytes:02x?}");
