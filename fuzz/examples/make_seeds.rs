@@ -12,11 +12,14 @@ use std::path::Path;
 
 use ciborium::Value;
 use ed25519_dalek::{Signer as _, SigningKey};
-use loupe_fuzz::{ISSUER, LOG_ORIGIN, NOW, issuer_key, log_signer, witness_signer};
+use loupe_fuzz::{ISSUER, LOG_ORIGIN, LOGGED_ENTRY, NOW, issuer_key, log_signer, witness_signer};
+use loupe_schemas::bundle::{ProofBundle, Receipt};
 use loupe_schemas::cbor;
 use loupe_schemas::checkpoint::{
     Checkpoint, NoteSigner, open_checkpoint, sign_checkpoint, sign_note,
 };
+use loupe_schemas::merkle::{MemoryHashStore, prove_inclusion};
+use loupe_schemas::tiles::{TileCoords, encode_entry_bundle, encode_hash_tile};
 use loupe_schemas::token::{
     Algorithm, Cti, FileDigest, ImageDigest, ImageRole, Kid, MediaRole as _, Provenance,
     RevocationBuilder, Sha256Digest, Stone, TokenBuilder, VideoDigest, VideoRole, sha256,
@@ -318,5 +321,101 @@ fn main() {
     for (name, bytes) in NOTE_VECTORS {
         s.add(name, bytes);
     }
+    // ---- proof bundles and receipts for LOGGED_ENTRY at index 5 of 11
+    let mut store = MemoryHashStore::default();
+    for i in 0..11u32 {
+        if i == 5 {
+            store.append_leaf(LOGGED_ENTRY).expect("append");
+        } else {
+            store
+                .append_leaf(format!("entry {i}").as_bytes())
+                .expect("append");
+        }
+    }
+    let root_hash = store.root().expect("root");
+    let signed = sign_checkpoint(
+        &Checkpoint::new(LOG_ORIGIN, 11, root_hash, vec![]).expect("checkpoint"),
+        &log_signer(),
+    )
+    .expect("sign checkpoint");
+    let opened = open_checkpoint(
+        signed.as_bytes(),
+        LOG_ORIGIN,
+        &log_signer().verifier(),
+        &[],
+        0,
+        NOW,
+    )
+    .expect("open checkpoint");
+    let cosigned_cp = witness_signer().cosign(&opened, NOW).expect("cosign");
+    let proof = prove_inclusion(5, 11, &store).expect("proof");
+    let first = prove_inclusion(0, 11, &store).expect("proof");
+
+    let mut s = Seeds::new(&root, "bundle_parse");
+    s.add(
+        "bundle-cosigned.tlog-proof",
+        ProofBundle::new(5, proof.path.clone(), cosigned_cp.clone())
+            .to_text()
+            .as_bytes(),
+    );
+    s.add(
+        "bundle-log-only.tlog-proof",
+        ProofBundle::new(5, proof.path.clone(), signed.clone())
+            .to_text()
+            .as_bytes(),
+    );
+    s.add(
+        "bundle-extra.tlog-proof",
+        ProofBundle::new(5, proof.path.clone(), cosigned_cp.clone())
+            .with_extra(b"extra data".to_vec())
+            .to_text()
+            .as_bytes(),
+    );
+    s.add(
+        "bundle-index-0.tlog-proof",
+        ProofBundle::new(0, first.path.clone(), cosigned_cp.clone())
+            .to_text()
+            .as_bytes(),
+    );
+    s.add(
+        "c2sp-spec-example.tlog-proof",
+        include_bytes!("../../tests/vectors/tlog-proof/c2sp-spec-example.tlog-proof"),
+    );
+
+    let log_key = SigningKey::from_bytes(&[0x22; 32]);
+    let mut s = Seeds::new(&root, "receipt_parse");
+    s.add(
+        "receipt-eddsa.cbor",
+        &Receipt::sign(&log_key, Algorithm::EdDsa, LOG_ORIGIN, &proof, &root_hash),
+    );
+    s.add(
+        "receipt-ed25519.cbor",
+        &Receipt::sign(&log_key, Algorithm::Ed25519, LOG_ORIGIN, &proof, &root_hash),
+    );
+    s.add(
+        "receipt-index-0.cbor",
+        &Receipt::sign(&log_key, Algorithm::EdDsa, LOG_ORIGIN, &first, &root_hash),
+    );
+
+    // ---- tiles: paths (text), then width byte (w - 1) + tile data
+    let mut s = Seeds::new(&root, "tile_parse");
+    for (name, path) in [
+        ("path-c2sp-example.txt", "tile/0/x001/x234/067"),
+        ("path-partial.txt", "tile/0/x001/x234/067.p/8"),
+        ("path-level-2.txt", "tile/2/000"),
+        ("path-entries.txt", "tile/entries/x001/234.p/255"),
+    ] {
+        s.add(name, path.as_bytes());
+    }
+    let hashes: Vec<[u8; 32]> = (0..3u8).map(|i| sha256(&[i])).collect();
+    let mut tile = vec![2u8];
+    tile.extend(encode_hash_tile(&hashes));
+    s.add("hash-tile-width-3.bin", &tile);
+    let mut bundle = vec![2u8];
+    bundle.extend(encode_entry_bundle(&[&b"alpha"[..], b"", b"gamma"]).expect("entry bundle"));
+    s.add("entry-bundle-width-3.bin", &bundle);
+    let full = TileCoords::new(0, 0, 256).expect("tile coords");
+    s.add("path-full-level-0.txt", full.path().as_bytes());
+
     println!("seeds written to {}", root.display());
 }

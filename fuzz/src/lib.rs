@@ -76,3 +76,7 @@ pub fn note_verifiers() -> Vec<NoteVerifier> {
     }));
     v
 }
+
+/// The entry the seed proof bundles and receipts prove: index 5 of a log of
+/// 11 entries (see `examples/make_seeds.rs`).
+pub const LOGGED_ENTRY: &[u8] = b"loupe fuzz: the logged entry";

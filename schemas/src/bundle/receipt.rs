@@ -180,22 +180,7 @@ impl Receipt {
         let signature = key
             .sign(&sign1_sig_structure(&protected, b"", root))
             .to_bytes();
-        let unprotected = Value::Map(vec![(
-            Value::from(VDP_LABEL),
-            Value::Map(vec![(
-                Value::from(INCLUSION_PROOFS),
-                Value::Array(vec![Value::Bytes(encode_inclusion_proof(proof))]),
-            )]),
-        )]);
-        cbor::encode(&Value::Tag(
-            COSE_SIGN1_TAG,
-            Box::new(Value::Array(vec![
-                Value::Bytes(protected),
-                unprotected,
-                Value::Null,
-                Value::Bytes(signature.to_vec()),
-            ])),
-        ))
+        encode_receipt(&protected, proof, &signature)
     }
 }
 
@@ -289,6 +274,12 @@ impl Receipt {
         })
     }
 
+    /// The receipt's bytes. Parsing is strict (one encoding per receipt),
+    /// so these are exactly the bytes [`Receipt::parse`] was given.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encode_receipt(&self.protected, &self.proof, &self.signature)
+    }
+
     /// The signature algorithm.
     pub fn alg(&self) -> Algorithm {
         self.alg
@@ -339,6 +330,26 @@ impl Receipt {
             root,
         })
     }
+}
+
+/// `18([protected, {396: {-1: [proof]}}, nil, signature])`, deterministic.
+fn encode_receipt(protected: &[u8], proof: &InclusionProof, signature: &[u8; 64]) -> Vec<u8> {
+    let unprotected = Value::Map(vec![(
+        Value::from(VDP_LABEL),
+        Value::Map(vec![(
+            Value::from(INCLUSION_PROOFS),
+            Value::Array(vec![Value::Bytes(encode_inclusion_proof(proof))]),
+        )]),
+    )]);
+    cbor::encode(&Value::Tag(
+        COSE_SIGN1_TAG,
+        Box::new(Value::Array(vec![
+            Value::Bytes(protected.to_vec()),
+            unprotected,
+            Value::Null,
+            Value::Bytes(signature.to_vec()),
+        ])),
+    ))
 }
 
 fn parse_issuer(value: &Value) -> Result<String, ReceiptParseError> {

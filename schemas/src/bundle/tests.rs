@@ -357,6 +357,7 @@ fn receipt_round_trips_and_verifies_for_every_index() {
             let bytes = log.receipt(i as u64);
             cbor::check(&bytes).unwrap();
             let receipt = Receipt::parse(&bytes).unwrap();
+            assert_eq!(receipt.to_bytes(), bytes);
             assert_eq!(receipt.origin(), ORIGIN);
             assert_eq!(receipt.kid(), Kid::of(&log.key.verifying_key()));
             assert_eq!(receipt.inclusion_proof(), &log.proof(i as u64));
