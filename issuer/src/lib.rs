@@ -3,3 +3,5 @@
 //! The lab-side Loupe service (under construction).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod qr;
