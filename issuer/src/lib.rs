@@ -4,5 +4,6 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod apikey;
 pub mod problem;
 pub mod qr;
