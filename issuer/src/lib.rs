@@ -5,5 +5,6 @@
 #![deny(missing_docs)]
 
 pub mod apikey;
+pub mod media;
 pub mod problem;
 pub mod qr;
