@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 pub mod apikey;
+pub mod config;
 pub mod media;
 pub mod problem;
 pub mod qr;
