@@ -6,6 +6,7 @@
 
 pub mod apikey;
 pub mod config;
+pub mod keys;
 pub mod media;
 pub mod problem;
 pub mod qr;
