@@ -10,3 +10,4 @@ pub mod keys;
 pub mod media;
 pub mod problem;
 pub mod qr;
+pub mod sample;
