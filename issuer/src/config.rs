@@ -14,7 +14,7 @@
 //! | `listen` | `127.0.0.1:8080` |
 //! | `database_url` | `sqlite://loupe.db` (or `postgres://…`) |
 //! | `public_base_url` | `http://{listen}`; required when `listen` is a wildcard address |
-//! | `verify_url` | none: browsers get the token's own page |
+//! | `verify_url` | none (no redirect target) |
 //! | `issuer_origin` (`iss`) | host and port of `public_base_url` |
 //! | `log_origin` | `{issuer_origin}/log` |
 //! | `issuer_key`, `log_key` | `keys/issuer.key.pem`, `keys/log.key.pem` (as `loupe-issuer keygen` writes them) |
@@ -242,7 +242,7 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub database_url: Option<String>,
-    /// Base of token URLs in QR codes, e.g. https://lab.example [default: http://{listen}].
+    /// Base of token URLs in QR codes, such as `https://lab.example` [default: `http://{listen}`].
     #[arg(long, env = "LOUPE_PUBLIC_BASE_URL", value_name = "URL")]
     pub public_base_url: Option<String>,
     /// Verification page browsers are redirected to from /t/{id}.

@@ -110,7 +110,9 @@ fn read_limited(path: &Path) -> Result<Zeroizing<String>, KeyFileError> {
         source,
     };
     let file = fs::File::open(path).map_err(read_err)?;
-    let mut text = Zeroizing::new(String::new());
+    // Room for the whole (capped) file up front: no reallocation leaves
+    // copies of key text behind in freed memory.
+    let mut text = Zeroizing::new(String::with_capacity(MAX_KEY_FILE_SIZE as usize + 1));
     file.take(MAX_KEY_FILE_SIZE + 1)
         .read_to_string(&mut text)
         .map_err(|e| match e.kind() {
