@@ -1430,17 +1430,9 @@ fn bignum_tags_are_refused_by_check_and_decode_alike() {
     // Found by the `cbor_check` fuzz target: tag 2 around an empty byte
     // string passed `check` but `decode` folded it into the integer 0.
     let found = include_bytes!("../../../fuzz/regressions/cbor_check/tag2-empty-bignum-c240");
-    for bytes in [
-        &found[..],
-        &[0xc2, 0x41, 0x01],
-        &[0xc3, 0x40],
-        &[0x82, 0x0c, 0xc2, 0x40],
-    ] {
+    for bytes in [&found[..], &[0xc2, 0x41, 0x01], &[0xc3, 0x40], &[0x82, 0x0c, 0xc2, 0x40]] {
         assert!(
-            matches!(
-                cbor::check(bytes),
-                Err(CborError::UnsupportedTag { tag: 2 | 3, .. })
-            ),
+            matches!(cbor::check(bytes), Err(CborError::UnsupportedTag { tag: 2 | 3, .. })),
             "{bytes:02x?}"
         );
         assert!(cbor::decode(bytes).is_err(), "{bytes:02x?}");
