@@ -3,3 +3,11 @@
 //! The lab-side Loupe service (under construction).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod apikey;
+pub mod config;
+pub mod keys;
+pub mod media;
+pub mod problem;
+pub mod qr;
+pub mod sample;
