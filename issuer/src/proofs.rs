@@ -95,9 +95,8 @@ impl TileHashes {
         indexes: &[u64],
         tree_size: u64,
     ) -> Result<Self, ProofError> {
-        let coords = tiles_for_stored_hashes(indexes, tree_size).ok_or(TreeError::TreeTooLarge {
-            size: tree_size,
-        })?;
+        let coords = tiles_for_stored_hashes(indexes, tree_size)
+            .ok_or(TreeError::TreeTooLarge { size: tree_size })?;
         Self::fetch_tiles(store, &coords, tree_size).await
     }
 
@@ -135,9 +134,7 @@ impl TileHashes {
         if stored.coords.width() < coords.width() {
             return None;
         }
-        stored
-            .data
-            .get(..usize::from(coords.width()) * HASH_SIZE)
+        stored.data.get(..usize::from(coords.width()) * HASH_SIZE)
     }
 
     fn read_one(&self, index: u64) -> Result<Hash, MissingTile> {

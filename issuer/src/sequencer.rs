@@ -237,6 +237,8 @@ struct Submission {
     reply: oneshot::Sender<Result<Sequenced, SubmitError>>,
 }
 
+// Submissions dominate; boxing them would add an allocation to each.
+#[allow(clippy::large_enum_variant)]
 enum Message {
     Submit(Submission),
     Shutdown(oneshot::Sender<()>),
@@ -363,7 +365,10 @@ impl LogTree {
     /// checking the root; writes a checkpoint of size 0 on an empty log.
     async fn load(store: &dyn Store, signer: &NoteSigner) -> Result<Self, SequencerError> {
         let Some(latest) = store.latest_checkpoint().await? else {
-            let note = sign_checkpoint(&Checkpoint::new(signer.name(), 0, EMPTY_ROOT, vec![])?, signer)?;
+            let note = sign_checkpoint(
+                &Checkpoint::new(signer.name(), 0, EMPTY_ROOT, vec![])?,
+                signer,
+            )?;
             store
                 .append_batch(&LogBatch {
                     old_size: 0,
@@ -383,7 +388,8 @@ impl LogTree {
         let size = latest.tree_size;
 
         // The frontier hashes and the partial tile of every level, in one query.
-        let frontier_indexes = tree_hash_indexes(size).map_err(|_| SequencerError::Internal("tree size"))?;
+        let frontier_indexes =
+            tree_hash_indexes(size).map_err(|_| SequencerError::Internal("tree size"))?;
         let mut tiles = tiles_for_stored_hashes(&frontier_indexes, size)
             .ok_or(SequencerError::Internal("frontier tiles"))?;
         let edge_tiles = edge_tiles(size);
@@ -535,6 +541,9 @@ impl HashReader for BatchHashes {
 enum Outcome {
     /// Appended at this leaf index.
     New(u64),
+    /// The same statement as an earlier submission of the batch, appended
+    /// at this leaf index.
+    Repeat(u64),
     /// Already in the log at this leaf index before the batch.
     Logged(u64),
     /// Refused.
@@ -661,7 +670,11 @@ impl Task {
                     Ok(index) if index == *expected => {
                         entries.push(NewEntry::from_statement(index, &s.statement));
                     }
-                    Ok(_) => return self.fail(batch, StoreError::Corrupt("leaf index drift".into())).await,
+                    Ok(_) => {
+                        return self
+                            .fail(batch, StoreError::Corrupt("leaf index drift".into()))
+                            .await;
+                    }
                     Err(_) => *outcome = Outcome::Rejected(SubmitError::LogFull),
                 }
             }
@@ -671,18 +684,18 @@ impl Task {
         let new_size = self.tree.size();
         if !entries.is_empty() {
             let root = self.tree.state.root();
-            let built = self
-                .tree
-                .changed_tiles(old_size, full)
-                .and_then(|tiles| {
-                    let body = Checkpoint::new(self.signer.name(), new_size, root, vec![])?;
-                    Ok((tiles, sign_checkpoint(&body, &self.signer)?))
-                });
+            let built = self.tree.changed_tiles(old_size, full).and_then(|tiles| {
+                let body = Checkpoint::new(self.signer.name(), new_size, root, vec![])?;
+                Ok((tiles, sign_checkpoint(&body, &self.signer)?))
+            });
             let (tiles, note) = match built {
                 Ok(built) => built,
                 Err(e) => {
                     return self
-                        .fail(batch, StoreError::Corrupt(format!("building the batch: {e}")))
+                        .fail(
+                            batch,
+                            StoreError::Corrupt(format!("building the batch: {e}")),
+                        )
                         .await;
                 }
             };
@@ -707,20 +720,22 @@ impl Task {
         for (s, outcome) in batch.into_iter().zip(outcomes) {
             let token_id = s.statement.id();
             let answer = match outcome {
-                Outcome::New(leaf_index) => prove_inclusion(leaf_index, new_size, &reader)
-                    .map(|proof| Sequenced {
-                        leaf_index,
-                        token_id,
-                        tree_size: new_size,
-                        checkpoint: Arc::clone(&checkpoint),
-                        inclusion_path: proof.path,
-                        already_logged: false,
-                    })
-                    .map_err(|e| {
-                        SubmitError::Store(Arc::new(StoreError::Corrupt(format!(
-                            "inclusion proof from the batch: {e}"
-                        ))))
-                    }),
+                Outcome::New(leaf_index) | Outcome::Repeat(leaf_index) => {
+                    prove_inclusion(leaf_index, new_size, &reader)
+                        .map(|proof| Sequenced {
+                            leaf_index,
+                            token_id,
+                            tree_size: new_size,
+                            checkpoint: Arc::clone(&checkpoint),
+                            inclusion_path: proof.path,
+                            already_logged: false,
+                        })
+                        .map_err(|e| {
+                            SubmitError::Store(Arc::new(StoreError::Corrupt(format!(
+                                "inclusion proof from the batch: {e}"
+                            ))))
+                        })
+                }
                 Outcome::Logged(leaf_index) => {
                     logged.push((leaf_index, token_id, s.reply));
                     continue;
@@ -754,7 +769,11 @@ impl Task {
     }
 
     /// Answers every waiter of a failed batch and reloads the tree.
-    async fn fail(&mut self, batch: Vec<Submission>, error: StoreError) -> Result<(), SequencerError> {
+    async fn fail(
+        &mut self,
+        batch: Vec<Submission>,
+        error: StoreError,
+    ) -> Result<(), SequencerError> {
         tracing::warn!(error = %error, entries = batch.len(), "batch not persisted");
         let error = Arc::new(error);
         for s in batch {
@@ -853,7 +872,7 @@ impl Task {
             let id = s.statement.id();
             if let Some(&(leaf_index, new)) = leaf_of.get(&id) {
                 outcomes.push(if new {
-                    Outcome::New(leaf_index)
+                    Outcome::Repeat(leaf_index)
                 } else {
                     Outcome::Logged(leaf_index)
                 });
@@ -932,7 +951,11 @@ fn check_token(head: Option<Head>, supersedes: Option<TokenId>) -> Result<(), Su
 }
 
 /// A revocation names an existing token of the same issuer, not revoked yet.
-fn check_revocation(target: Option<&Known>, iss: &str, revokes: TokenId) -> Result<(), SubmitError> {
+fn check_revocation(
+    target: Option<&Known>,
+    iss: &str,
+    revokes: TokenId,
+) -> Result<(), SubmitError> {
     let target = target.ok_or(SubmitError::RevokesUnknownToken { revokes })?;
     if target.kind != EntryKind::Token {
         return Err(SubmitError::RevokesRevocation { revokes });

@@ -15,7 +15,11 @@ async fn migrations_apply_and_reopen() {
         let store = db.open().await;
         assert_eq!(
             store.backend(),
-            if db.is_postgres() { Backend::Postgres } else { Backend::Sqlite }
+            if db.is_postgres() {
+                Backend::Postgres
+            } else {
+                Backend::Sqlite
+            }
         );
         assert_eq!(store.tree_size().await.unwrap(), 0, "{}", db.name);
         assert!(store.latest_checkpoint().await.unwrap().is_none());
@@ -67,11 +71,17 @@ async fn entries_checkpoints_and_tiles_are_append_only() {
         for sql in refused {
             let sql = if db.is_postgres() {
                 sql.replace("substr(data, 1, 32)", "substring(data FROM 1 FOR 32)")
-                    .replace("zeroblob(length(data))", "decode(repeat('00', length(data)), 'hex')")
+                    .replace(
+                        "zeroblob(length(data))",
+                        "decode(repeat('00', length(data)), 'hex')",
+                    )
             } else {
                 sql.to_owned()
             };
-            let err = db.exec(&sql).await.expect_err(&format!("{}: {sql}", db.name));
+            let err = db
+                .exec(&sql)
+                .await
+                .expect_err(&format!("{}: {sql}", db.name));
             let text = err.to_string();
             assert!(
                 text.contains("append-only") || text.contains("only grow"),
@@ -121,12 +131,21 @@ async fn database_constraints_back_the_rules() {
 async fn api_keys_create_list_revoke_lookup() {
     for db in TestDb::all().await {
         let store = db.open().await;
-        let a = store.create_api_key("batch uploader", "lab.example", &[1; 32]).await.unwrap();
-        let b = store.create_api_key("desk", "lab.example", &[2; 32]).await.unwrap();
+        let a = store
+            .create_api_key("batch uploader", "lab.example", &[1; 32])
+            .await
+            .unwrap();
+        let b = store
+            .create_api_key("desk", "lab.example", &[2; 32])
+            .await
+            .unwrap();
         assert_ne!(a.id, b.id);
         assert_eq!(a.name, "batch uploader");
         assert_eq!(a.revoked_at, None);
-        let dup = store.create_api_key("again", "lab.example", &[1; 32]).await.unwrap_err();
+        let dup = store
+            .create_api_key("again", "lab.example", &[1; 32])
+            .await
+            .unwrap_err();
         assert!(dup.is_constraint_violation(), "{}: {dup:?}", db.name);
 
         let found = store.api_key_by_hash(&[2; 32]).await.unwrap().unwrap();
@@ -162,29 +181,54 @@ async fn reads_by_id_index_subject_revokes_supersedes() {
         }
         seq.shutdown().await;
 
-        let e = store.entry_by_token_id(&second.id()).await.unwrap().unwrap();
+        let e = store
+            .entry_by_token_id(&second.id())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(e.leaf_index, 1);
         assert_eq!(e.kind, EntryKind::Token);
         assert_eq!(e.sub.as_deref(), Some("R-7"));
         assert_eq!(e.supersedes, Some(first.id()));
         assert_eq!(e.statement, second.logged_bytes());
-        assert_eq!(store.entry_by_index(3).await.unwrap().unwrap().token_id, revoke.id());
+        assert_eq!(
+            store.entry_by_index(3).await.unwrap().unwrap().token_id,
+            revoke.id()
+        );
         assert!(store.entry_by_index(4).await.unwrap().is_none());
 
         let range = store.entries_range(1, 10).await.unwrap();
         assert_eq!(range.len(), 3);
         assert_eq!(range[0], second.logged_bytes());
 
-        let current = store.current_token("lab.example", "R-7").await.unwrap().unwrap();
+        let current = store
+            .current_token("lab.example", "R-7")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(current.token_id, second.id());
-        assert!(store.current_token("lab.example", "R-8").await.unwrap().is_none());
+        assert!(
+            store
+                .current_token("lab.example", "R-8")
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(
-            store.superseder_of(&first.id()).await.unwrap().unwrap().token_id,
+            store
+                .superseder_of(&first.id())
+                .await
+                .unwrap()
+                .unwrap()
+                .token_id,
             second.id()
         );
         assert!(store.superseder_of(&second.id()).await.unwrap().is_none());
         let r = store.revocation_of(&other.id()).await.unwrap().unwrap();
-        assert_eq!((r.kind, r.revokes), (EntryKind::Revocation, Some(other.id())));
+        assert_eq!(
+            (r.kind, r.revokes),
+            (EntryKind::Revocation, Some(other.id()))
+        );
 
         let status = store.token_status(&first.id()).await.unwrap().unwrap();
         assert_eq!(status.superseded_by.unwrap().token_id, second.id());
@@ -193,7 +237,10 @@ async fn reads_by_id_index_subject_revokes_supersedes() {
         assert_eq!(status.revoked_by.unwrap().token_id, revoke.id());
         assert!(status.superseded_by.is_none());
 
-        let logged = store.lookup_entries(&[first.id(), revoke.id(), token(99).id()]).await.unwrap();
+        let logged = store
+            .lookup_entries(&[first.id(), revoke.id(), token(99).id()])
+            .await
+            .unwrap();
         assert_eq!(logged.len(), 2);
         let heads = store
             .subject_heads(&[
@@ -206,7 +253,10 @@ async fn reads_by_id_index_subject_revokes_supersedes() {
         assert_eq!(heads.len(), 2, "{}", db.name);
         for h in heads {
             if h.sub == "R-7" {
-                assert_eq!((h.token_id, h.leaf_index, h.revoked_by), (second.id(), 1, None));
+                assert_eq!(
+                    (h.token_id, h.leaf_index, h.revoked_by),
+                    (second.id(), 1, None)
+                );
             } else {
                 assert_eq!((h.token_id, h.revoked_by), (other.id(), Some(revoke.id())));
             }

@@ -101,7 +101,8 @@ impl PostgresStore {
         sql: &'static str,
         bind: impl FnOnce(
             sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
-        ) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+        )
+            -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
     ) -> Result<Option<StoredEntry>, StoreError> {
         let row = bind(sqlx::query(AssertSqlSafe(sql)))
             .fetch_optional(&self.pool)
@@ -419,13 +420,12 @@ impl Store for PostgresStore {
     }
 
     async fn revoke_api_key(&self, id: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-        )
-        .bind(unix_now())
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(unix_now())
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
         Ok(done.rows_affected() == 1)
     }
 
