@@ -9,5 +9,8 @@ pub mod config;
 pub mod keys;
 pub mod media;
 pub mod problem;
+pub mod proofs;
 pub mod qr;
 pub mod sample;
+pub mod sequencer;
+pub mod store;

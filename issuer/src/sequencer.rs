@@ -1,0 +1,973 @@
+//! The sequencer: the one task that owns the Merkle tree.
+//!
+//! Submissions queue up on an mpsc channel; the task takes them in batches
+//! (up to [`SequencerConfig::max_batch`] entries, waiting at most
+//! [`SequencerConfig::max_delay`] after the first one arrived), and for each
+//! batch:
+//!
+//! 1. looks up, in two concurrent queries, what the log knows about every
+//!    token id the batch names (its own ids, the tokens it revokes or
+//!    supersedes) and the current token of every stone it issues for;
+//! 2. validates each submission in order against the log and the earlier
+//!    submissions of the batch: a token id already logged is an idempotent
+//!    success with its existing leaf index; one stone, one active token
+//!    ([`SubmitError::ActiveTokenExists`], [`SubmitError::SupersedesNotCurrent`]);
+//!    a revocation names an existing token of the same issuer not already
+//!    revoked;
+//! 3. appends the accepted leaves to the in-memory tree (an
+//!    [`AppendState`] plus the right edge of every tile level), computes the
+//!    new and grown hash tiles, and signs one checkpoint;
+//! 4. writes entries, tiles and checkpoint in **one transaction**
+//!    ([`Store::append_batch`]);
+//! 5. only after the commit answers each waiter with its leaf index, the
+//!    signed checkpoint and the inclusion proof ([`Sequenced`]).
+//!
+//! If the transaction fails, every waiter of the batch gets
+//! [`SubmitError::Store`] and the task reloads the tree from the database:
+//! nothing is half written and nothing acknowledged is lost. On start it
+//! resumes from the database (size and root from the latest checkpoint,
+//! frontier and tile edges from the stored tiles, root checked), and an
+//! empty log gets a signed checkpoint of size 0.
+//!
+//! The sequencer does not check issuer signatures: the API verifies every
+//! statement against the issuer's key before submitting it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use loupe_schemas::bundle::ProofBundle;
+use loupe_schemas::checkpoint::{
+    Checkpoint, CheckpointError, CheckpointParseError, NoteSigner, sign_checkpoint,
+};
+use loupe_schemas::merkle::{
+    AppendError, AppendState, EMPTY_ROOT, Hash, HashReader, MissingHash, TreeError, leaf_hash,
+    prove_inclusion, tree_hash_indexes,
+};
+use loupe_schemas::tiles::{
+    TILE_HEIGHT, TILE_WIDTH, TileCoords, encode_hash_tile, new_tiles, tile_in_tree,
+    tiles_for_stored_hashes,
+};
+use loupe_schemas::token::{Statement, TokenId, TokenParseError};
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::proofs::{MissingTile, ProofError, TileHashes, inclusion_proof};
+use crate::store::{
+    EntryKind, LogBatch, LoggedEntry, NewEntry, SequencerLease, Store, StoreError, StoredTile,
+};
+
+/// How the sequencer forms batches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SequencerConfig {
+    /// Most entries in one batch (one transaction, one checkpoint).
+    pub max_batch: usize,
+    /// Longest time a batch stays open after its first submission arrived,
+    /// waiting for more. Zero closes a batch as soon as the queue is empty.
+    pub max_delay: Duration,
+}
+
+impl Default for SequencerConfig {
+    /// 1024 entries, 5 ms.
+    fn default() -> Self {
+        Self {
+            max_batch: 1024,
+            max_delay: Duration::from_millis(5),
+        }
+    }
+}
+
+/// A logged submission: where it is, and the proof that it is there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sequenced {
+    /// The entry's index in the log.
+    pub leaf_index: u64,
+    /// The entry's token id.
+    pub token_id: TokenId,
+    /// Size of the tree of `checkpoint`.
+    pub tree_size: u64,
+    /// The signed checkpoint (C2SP signed note text) the proof leads to.
+    pub checkpoint: Arc<str>,
+    /// The RFC 9162 inclusion path of the entry in that tree.
+    pub inclusion_path: Vec<Hash>,
+    /// Whether the entry was already logged before this submission (an
+    /// idempotent resubmission).
+    pub already_logged: bool,
+}
+
+impl Sequenced {
+    /// The C2SP `tlog-proof` bundle of the entry.
+    #[must_use]
+    pub fn proof_bundle(&self) -> ProofBundle {
+        ProofBundle::new(
+            self.leaf_index,
+            self.inclusion_path.clone(),
+            self.checkpoint.as_ref(),
+        )
+    }
+}
+
+/// Why a submission was not logged.
+#[derive(Clone, Debug, Error)]
+#[non_exhaustive]
+pub enum SubmitError {
+    /// The bytes are not a valid statement.
+    #[error("not a valid statement: {0}")]
+    Parse(#[from] TokenParseError),
+    /// The stone already has an active token and the submission does not
+    /// name it in `supersedes`.
+    #[error("the stone already has an active token {current}; supersede it")]
+    ActiveTokenExists {
+        /// The stone's active token.
+        current: TokenId,
+    },
+    /// `supersedes` names a token that is not the stone's current token
+    /// (another stone's, an older one, an unknown one, or any token while
+    /// the stone has none).
+    #[error("supersedes {supersedes}, but the stone's current token is {current:?}")]
+    SupersedesNotCurrent {
+        /// The token named in `supersedes`.
+        supersedes: TokenId,
+        /// The stone's current (latest) token, if any.
+        current: Option<TokenId>,
+    },
+    /// The revocation names a token the log does not hold.
+    #[error("revokes {revokes}, which is not in the log")]
+    RevokesUnknownToken {
+        /// The token named.
+        revokes: TokenId,
+    },
+    /// The revocation names a revocation, not a token.
+    #[error("revokes {revokes}, which is a revocation")]
+    RevokesRevocation {
+        /// The entry named.
+        revokes: TokenId,
+    },
+    /// The revocation names a token of another issuer.
+    #[error("revokes {revokes}, a token of another issuer")]
+    RevokesOtherIssuer {
+        /// The token named.
+        revokes: TokenId,
+    },
+    /// The token is already revoked.
+    #[error("{revokes} is already revoked by {revocation}")]
+    AlreadyRevoked {
+        /// The token named.
+        revokes: TokenId,
+        /// The logged revocation.
+        revocation: TokenId,
+    },
+    /// The log holds the maximum number of entries.
+    #[error("the log is full")]
+    LogFull,
+    /// The batch could not be persisted (or its proof not read); nothing of
+    /// it was logged. Retrying is safe.
+    #[error("the log could not persist the batch: {0}")]
+    Store(Arc<StoreError>),
+    /// The proof of an already logged entry could not be read.
+    #[error("could not read the proof: {0}")]
+    Proof(Arc<ProofError>),
+    /// The sequencer is not running (shut down, or lost its lock).
+    #[error("the sequencer is not running")]
+    Stopped,
+}
+
+/// Why the sequencer could not start (or resume after a failed batch).
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum SequencerError {
+    /// The store failed, or another sequencer holds the lock
+    /// ([`StoreError::SequencerLocked`]).
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The stored tiles could not be read to rebuild the tree.
+    #[error("reading the stored tree: {0}")]
+    Tree(#[from] TreeError<MissingTile>),
+    /// The tree rebuilt from the stored tiles does not have the latest
+    /// checkpoint's root: the database is inconsistent.
+    #[error("stored tiles give a root that differs from checkpoint {tree_size}")]
+    RootMismatch {
+        /// The checkpoint's tree size.
+        tree_size: u64,
+    },
+    /// The entries table does not end where the latest checkpoint says.
+    #[error("the entries do not end at the checkpoint's tree size {tree_size}")]
+    EntriesMismatch {
+        /// The checkpoint's tree size.
+        tree_size: u64,
+    },
+    /// Signing the checkpoint failed (the signer's name is not a valid
+    /// origin).
+    #[error("checkpoint: {0}")]
+    Checkpoint(#[from] CheckpointError),
+    /// The checkpoint body is invalid (the signer's name is not a valid
+    /// origin line).
+    #[error("checkpoint body: {0}")]
+    CheckpointBody(#[from] CheckpointParseError),
+    /// A tile the tree needs is missing.
+    #[error("{0}")]
+    MissingTile(#[from] MissingTile),
+    /// The in-memory tree refused an append.
+    #[error("tree: {0}")]
+    Append(#[from] AppendError),
+    /// Internal bookkeeping of the tile edges went wrong (a bug).
+    #[error("internal: {0}")]
+    Internal(&'static str),
+}
+
+impl From<ProofError> for SequencerError {
+    fn from(e: ProofError) -> Self {
+        match e {
+            ProofError::Store(e) => Self::Store(e),
+            ProofError::Tree(e) => Self::Tree(e),
+            _ => Self::Internal("unexpected proof error while loading the tree"),
+        }
+    }
+}
+
+/// How often the sequencer tries to reload the tree after a failed batch
+/// before it stops (about 20 s with the back-off).
+const RELOAD_ATTEMPTS: u32 = 12;
+
+/// One queued submission.
+struct Submission {
+    statement: Statement,
+    leaf_hash: Hash,
+    arrived: Instant,
+    reply: oneshot::Sender<Result<Sequenced, SubmitError>>,
+}
+
+// Submissions dominate; boxing them would add an allocation to each.
+#[allow(clippy::large_enum_variant)]
+enum Message {
+    Submit(Submission),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// A cloneable handle to the running sequencer.
+#[derive(Clone, Debug)]
+pub struct SequencerHandle {
+    tx: mpsc::Sender<Message>,
+    origin: Arc<str>,
+}
+
+/// Starts the sequencer task.
+#[derive(Debug)]
+pub struct Sequencer;
+
+impl Sequencer {
+    /// Takes the sequencer lock, resumes the tree from `store` (writing a
+    /// signed checkpoint of size 0 on an empty log), and spawns the task on
+    /// the current Tokio runtime. Checkpoints are signed by `log_signer`,
+    /// whose name is the log origin.
+    ///
+    /// The task stops when every handle is dropped or
+    /// [`SequencerHandle::shutdown`] is called, releasing the lock.
+    ///
+    /// # Errors
+    ///
+    /// [`SequencerError::Store`] (with [`StoreError::SequencerLocked`] when
+    /// another sequencer runs); [`SequencerError::RootMismatch`],
+    /// [`SequencerError::EntriesMismatch`], [`SequencerError::Tree`] when
+    /// the stored log is inconsistent; [`SequencerError::Checkpoint`] when
+    /// the signer's name is not a valid origin.
+    pub async fn spawn(
+        store: Arc<dyn Store>,
+        log_signer: NoteSigner,
+        config: SequencerConfig,
+    ) -> Result<SequencerHandle, SequencerError> {
+        let lease = store.lock_sequencer().await?;
+        let tree = LogTree::load(store.as_ref(), &log_signer).await?;
+        let origin: Arc<str> = Arc::from(log_signer.name());
+        let config = SequencerConfig {
+            max_batch: config.max_batch.max(1),
+            max_delay: config.max_delay,
+        };
+        let (tx, rx) = mpsc::channel(config.max_batch.saturating_mul(4).max(64));
+        let task = Task {
+            store,
+            signer: log_signer,
+            config,
+            lease,
+            tree,
+            rx,
+        };
+        tokio::spawn(task.run());
+        Ok(SequencerHandle { tx, origin })
+    }
+}
+
+impl SequencerHandle {
+    /// The log origin (the signer's name).
+    #[must_use]
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Parses `bytes` strictly and submits the statement.
+    ///
+    /// # Errors
+    ///
+    /// [`SubmitError::Parse`] for invalid bytes; otherwise as
+    /// [`SequencerHandle::submit`].
+    pub async fn submit_bytes(&self, bytes: &[u8]) -> Result<Sequenced, SubmitError> {
+        self.submit(Statement::parse(bytes)?).await
+    }
+
+    /// Submits a parsed (and, by the caller, signature-checked) statement
+    /// and waits until it is logged in a committed batch.
+    ///
+    /// # Errors
+    ///
+    /// A validation error ([`SubmitError::ActiveTokenExists`],
+    /// [`SubmitError::SupersedesNotCurrent`], the `Revokes*` variants,
+    /// [`SubmitError::AlreadyRevoked`], [`SubmitError::LogFull`]);
+    /// [`SubmitError::Store`] when the batch could not be persisted;
+    /// [`SubmitError::Stopped`] when the sequencer is not running.
+    pub async fn submit(&self, statement: Statement) -> Result<Sequenced, SubmitError> {
+        let (reply, answer) = oneshot::channel();
+        let submission = Submission {
+            leaf_hash: leaf_hash(statement.logged_bytes()),
+            statement,
+            arrived: Instant::now(),
+            reply,
+        };
+        self.tx
+            .send(Message::Submit(submission))
+            .await
+            .map_err(|_| SubmitError::Stopped)?;
+        answer.await.map_err(|_| SubmitError::Stopped)?
+    }
+
+    /// Stops the sequencer after the batch in progress: queued submissions
+    /// are answered with [`SubmitError::Stopped`], and the lock is released
+    /// before this returns.
+    pub async fn shutdown(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Message::Shutdown(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+/// The tree and the right edge of its tiles.
+struct LogTree {
+    state: AppendState,
+    /// `edges[l]`: the hashes of the rightmost, partial tile of tile level
+    /// `l` (fewer than 256).
+    edges: Vec<Vec<Hash>>,
+    /// The latest signed checkpoint.
+    checkpoint: Arc<str>,
+}
+
+impl LogTree {
+    /// Rebuilds the tree from the latest checkpoint and the stored tiles,
+    /// checking the root; writes a checkpoint of size 0 on an empty log.
+    async fn load(store: &dyn Store, signer: &NoteSigner) -> Result<Self, SequencerError> {
+        let Some(latest) = store.latest_checkpoint().await? else {
+            let note = sign_checkpoint(
+                &Checkpoint::new(signer.name(), 0, EMPTY_ROOT, vec![])?,
+                signer,
+            )?;
+            store
+                .append_batch(&LogBatch {
+                    old_size: 0,
+                    entries: Vec::new(),
+                    tiles: Vec::new(),
+                    checkpoint_size: 0,
+                    checkpoint_root: EMPTY_ROOT,
+                    checkpoint_note: note.clone(),
+                })
+                .await?;
+            return Ok(Self {
+                state: AppendState::new(),
+                edges: Vec::new(),
+                checkpoint: Arc::from(note),
+            });
+        };
+        let size = latest.tree_size;
+
+        // The frontier hashes and the partial tile of every level, in one query.
+        let frontier_indexes =
+            tree_hash_indexes(size).map_err(|_| SequencerError::Internal("tree size"))?;
+        let mut tiles = tiles_for_stored_hashes(&frontier_indexes, size)
+            .ok_or(SequencerError::Internal("frontier tiles"))?;
+        let edge_tiles = edge_tiles(size);
+        for t in &edge_tiles {
+            if !tiles.contains(t) {
+                tiles.push(*t);
+            }
+        }
+        let (last, after, fetched) = tokio::join!(
+            async {
+                match size.checked_sub(1) {
+                    Some(i) => store.entry_by_index(i).await.map(|e| e.is_some()),
+                    None => Ok(true),
+                }
+            },
+            store.entry_by_index(size),
+            TileHashes::fetch_tiles(store, &tiles, size)
+        );
+        if !last? || after?.is_some() {
+            return Err(SequencerError::EntriesMismatch { tree_size: size });
+        }
+        let fetched = fetched?;
+        let state = AppendState::from_reader(size, &fetched)?;
+        if state.root() != latest.root {
+            return Err(SequencerError::RootMismatch { tree_size: size });
+        }
+        let mut edges = Vec::new();
+        for t in edge_tiles {
+            let data = fetched.tile(t).ok_or(MissingTile {
+                level: t.level(),
+                index: t.index(),
+                needed: t.width(),
+                stored: 0,
+            })?;
+            let hashes = loupe_schemas::tiles::decode_hash_tile(data, t.width())
+                .map_err(|_| SequencerError::Internal("edge tile"))?;
+            let level = usize::from(t.level());
+            if edges.len() <= level {
+                edges.resize(level + 1, Vec::new());
+            }
+            edges[level] = hashes;
+        }
+        Ok(Self {
+            state,
+            edges,
+            checkpoint: Arc::from(latest.note),
+        })
+    }
+
+    fn size(&self) -> u64 {
+        self.state.size()
+    }
+
+    /// Appends a leaf; records every stored hash it produces in `hashes`
+    /// and every tile it completes in `full`.
+    fn append(
+        &mut self,
+        leaf_hash: Hash,
+        hashes: &mut HashMap<u64, Hash>,
+        full: &mut HashMap<(u8, u64), Vec<u8>>,
+    ) -> Result<u64, AppendError> {
+        let appended = self.state.append(leaf_hash)?;
+        for (level, hash) in appended.stored_hashes.iter().enumerate() {
+            hashes.insert(appended.first_stored_index + level as u64, *hash);
+            if level % usize::from(TILE_HEIGHT) != 0 {
+                continue;
+            }
+            let tile_level = level / usize::from(TILE_HEIGHT);
+            if self.edges.len() <= tile_level {
+                self.edges.resize(tile_level + 1, Vec::new());
+            }
+            let edge = &mut self.edges[tile_level];
+            edge.push(*hash);
+            if edge.len() == usize::from(TILE_WIDTH) {
+                // The hash's index at its level is leaf_index >> level.
+                let index_at_level = appended.leaf_index >> level;
+                full.insert(
+                    (tile_level as u8, index_at_level / u64::from(TILE_WIDTH)),
+                    encode_hash_tile(edge),
+                );
+                edge.clear();
+            }
+        }
+        Ok(appended.leaf_index)
+    }
+
+    /// The tiles a batch from `old_size` to the current size writes.
+    fn changed_tiles(
+        &self,
+        old_size: u64,
+        mut full: HashMap<(u8, u64), Vec<u8>>,
+    ) -> Result<Vec<StoredTile>, SequencerError> {
+        new_tiles(old_size, self.size())
+            .into_iter()
+            .map(|coords| {
+                let data = if coords.is_full() {
+                    full.remove(&(coords.level(), coords.index()))
+                        .ok_or(SequencerError::Internal("full tile not built"))?
+                } else {
+                    let edge = self
+                        .edges
+                        .get(usize::from(coords.level()))
+                        .filter(|e| e.len() == usize::from(coords.width()))
+                        .ok_or(SequencerError::Internal("partial tile edge"))?;
+                    encode_hash_tile(edge)
+                };
+                Ok(StoredTile { coords, data })
+            })
+            .collect()
+    }
+}
+
+/// The partial tile of every level of a tree of `size` leaves.
+fn edge_tiles(size: u64) -> Vec<TileCoords> {
+    (0..=7u8)
+        .filter_map(|level| {
+            let shift = u32::from(level) * u32::from(TILE_HEIGHT);
+            let at_level = size.checked_shr(shift).unwrap_or(0);
+            let width = at_level % u64::from(TILE_WIDTH);
+            if width == 0 {
+                return None;
+            }
+            tile_in_tree(level, at_level / u64::from(TILE_WIDTH), size)
+        })
+        .collect()
+}
+
+/// Stored hashes known while building a batch: the old frontier and every
+/// hash the batch's appends produced.
+struct BatchHashes(HashMap<u64, Hash>);
+
+impl HashReader for BatchHashes {
+    type Error = MissingHash;
+
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, MissingHash> {
+        indexes
+            .iter()
+            .map(|i| {
+                self.0.get(i).copied().ok_or(MissingHash {
+                    index: *i,
+                    stored: 0,
+                })
+            })
+            .collect()
+    }
+}
+
+/// What the validation decided for one submission.
+enum Outcome {
+    /// Appended at this leaf index.
+    New(u64),
+    /// The same statement as an earlier submission of the batch, appended
+    /// at this leaf index.
+    Repeat(u64),
+    /// Already in the log at this leaf index before the batch.
+    Logged(u64),
+    /// Refused.
+    Rejected(SubmitError),
+}
+
+/// The latest token of a stone during validation.
+#[derive(Clone, Copy)]
+struct Head {
+    token_id: TokenId,
+    revoked_by: Option<TokenId>,
+}
+
+/// An entry as validation knows it (logged or appended in this batch).
+struct Known {
+    kind: EntryKind,
+    iss: String,
+    sub: Option<String>,
+    revoked_by: Option<TokenId>,
+}
+
+struct Task {
+    store: Arc<dyn Store>,
+    signer: NoteSigner,
+    config: SequencerConfig,
+    lease: Box<dyn SequencerLease>,
+    tree: LogTree,
+    rx: mpsc::Receiver<Message>,
+}
+
+impl Task {
+    async fn run(mut self) {
+        let mut batch = Vec::with_capacity(self.config.max_batch);
+        let mut shutdown = None;
+        while shutdown.is_none() {
+            let Some(first) = self.rx.recv().await else {
+                break;
+            };
+            match first {
+                Message::Submit(s) => batch.push(s),
+                Message::Shutdown(done) => {
+                    shutdown = Some(done);
+                    break;
+                }
+            }
+            let deadline = batch
+                .first()
+                .map_or_else(Instant::now, |s| s.arrived + self.config.max_delay);
+            while batch.len() < self.config.max_batch {
+                let next = match self.rx.try_recv() {
+                    Ok(m) => Some(m),
+                    Err(mpsc::error::TryRecvError::Disconnected) => None,
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        let now = Instant::now();
+                        if now >= deadline {
+                            None
+                        } else {
+                            tokio::time::timeout(deadline - now, self.rx.recv())
+                                .await
+                                .ok()
+                                .flatten()
+                        }
+                    }
+                };
+                match next {
+                    Some(Message::Submit(s)) => batch.push(s),
+                    Some(Message::Shutdown(done)) => {
+                        shutdown = Some(done);
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            let submissions = std::mem::take(&mut batch);
+            if let Err(e) = self.process(submissions).await {
+                tracing::error!(error = %e, "sequencer stopped: cannot reload the log");
+                break;
+            }
+        }
+        // Refuse whatever is still queued, then release the lock.
+        self.rx.close();
+        while let Ok(message) = self.rx.try_recv() {
+            match message {
+                Message::Submit(s) => {
+                    let _ = s.reply.send(Err(SubmitError::Stopped));
+                }
+                Message::Shutdown(done) => {
+                    let _ = done.send(());
+                }
+            }
+        }
+        drop(self.lease);
+        if let Some(done) = shutdown {
+            let _ = done.send(());
+        }
+    }
+
+    /// Sequences one batch. Errors only when the tree cannot be reloaded
+    /// after a failed write (the task then stops).
+    async fn process(&mut self, batch: Vec<Submission>) -> Result<(), SequencerError> {
+        let outcomes = match self.validate(&batch).await {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                let e = Arc::new(e);
+                for s in batch {
+                    let _ = s.reply.send(Err(SubmitError::Store(Arc::clone(&e))));
+                }
+                return Ok(());
+            }
+        };
+
+        let old_size = self.tree.size();
+        let old_frontier = self.tree.state.frontier().to_vec();
+        let mut hashes = HashMap::with_capacity(batch.len() * 2 + 64);
+        if let Ok(indexes) = tree_hash_indexes(old_size) {
+            hashes.extend(indexes.into_iter().zip(old_frontier));
+        }
+        let mut full = HashMap::new();
+        let mut entries = Vec::new();
+        let mut outcomes = outcomes;
+        for (s, outcome) in batch.iter().zip(outcomes.iter_mut()) {
+            if let Outcome::New(expected) = outcome {
+                match self.tree.append(s.leaf_hash, &mut hashes, &mut full) {
+                    Ok(index) if index == *expected => {
+                        entries.push(NewEntry::from_statement(index, &s.statement));
+                    }
+                    Ok(_) => {
+                        return self
+                            .fail(batch, StoreError::Corrupt("leaf index drift".into()))
+                            .await;
+                    }
+                    Err(_) => *outcome = Outcome::Rejected(SubmitError::LogFull),
+                }
+            }
+        }
+
+        let mut checkpoint = Arc::clone(&self.tree.checkpoint);
+        let new_size = self.tree.size();
+        if !entries.is_empty() {
+            let root = self.tree.state.root();
+            let built = self.tree.changed_tiles(old_size, full).and_then(|tiles| {
+                let body = Checkpoint::new(self.signer.name(), new_size, root, vec![])?;
+                Ok((tiles, sign_checkpoint(&body, &self.signer)?))
+            });
+            let (tiles, note) = match built {
+                Ok(built) => built,
+                Err(e) => {
+                    return self
+                        .fail(
+                            batch,
+                            StoreError::Corrupt(format!("building the batch: {e}")),
+                        )
+                        .await;
+                }
+            };
+            let write = LogBatch {
+                old_size,
+                entries,
+                tiles,
+                checkpoint_size: new_size,
+                checkpoint_root: root,
+                checkpoint_note: note,
+            };
+            if let Err(e) = self.store.append_batch(&write).await {
+                return self.fail(batch, e).await;
+            }
+            checkpoint = Arc::from(write.checkpoint_note);
+            self.tree.checkpoint = Arc::clone(&checkpoint);
+        }
+
+        // Committed: answer.
+        let reader = BatchHashes(hashes);
+        let mut logged = Vec::new();
+        for (s, outcome) in batch.into_iter().zip(outcomes) {
+            let token_id = s.statement.id();
+            let answer = match outcome {
+                Outcome::New(leaf_index) | Outcome::Repeat(leaf_index) => {
+                    prove_inclusion(leaf_index, new_size, &reader)
+                        .map(|proof| Sequenced {
+                            leaf_index,
+                            token_id,
+                            tree_size: new_size,
+                            checkpoint: Arc::clone(&checkpoint),
+                            inclusion_path: proof.path,
+                            already_logged: false,
+                        })
+                        .map_err(|e| {
+                            SubmitError::Store(Arc::new(StoreError::Corrupt(format!(
+                                "inclusion proof from the batch: {e}"
+                            ))))
+                        })
+                }
+                Outcome::Logged(leaf_index) => {
+                    logged.push((leaf_index, token_id, s.reply));
+                    continue;
+                }
+                Outcome::Rejected(e) => Err(e),
+            };
+            let _ = s.reply.send(answer);
+        }
+        if !logged.is_empty() {
+            // Proofs of older entries come from the stored tiles; read them
+            // off the sequencer's path.
+            let store = Arc::clone(&self.store);
+            tokio::spawn(async move {
+                for (leaf_index, token_id, reply) in logged {
+                    let answer = inclusion_proof(store.as_ref(), leaf_index, new_size)
+                        .await
+                        .map(|proof| Sequenced {
+                            leaf_index,
+                            token_id,
+                            tree_size: new_size,
+                            checkpoint: Arc::clone(&checkpoint),
+                            inclusion_path: proof.path,
+                            already_logged: true,
+                        })
+                        .map_err(|e| SubmitError::Proof(Arc::new(e)));
+                    let _ = reply.send(answer);
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Answers every waiter of a failed batch and reloads the tree.
+    async fn fail(
+        &mut self,
+        batch: Vec<Submission>,
+        error: StoreError,
+    ) -> Result<(), SequencerError> {
+        tracing::warn!(error = %error, entries = batch.len(), "batch not persisted");
+        let error = Arc::new(error);
+        for s in batch {
+            let _ = s.reply.send(Err(SubmitError::Store(Arc::clone(&error))));
+        }
+        // Reload what the database holds; retry a passing outage for a
+        // while (submissions wait in the queue), but never sequence on a
+        // tree that may differ from the database.
+        let mut delay = Duration::from_millis(50);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let reloaded = match self.lease.check().await {
+                Ok(()) => LogTree::load(self.store.as_ref(), &self.signer).await,
+                Err(StoreError::SequencerLocked) => return Err(StoreError::SequencerLocked.into()),
+                Err(e) => Err(e.into()),
+            };
+            match reloaded {
+                Ok(tree) => {
+                    self.tree = tree;
+                    return Ok(());
+                }
+                Err(e) if attempt < RELOAD_ATTEMPTS => {
+                    tracing::warn!(error = %e, attempt, "reloading the log failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Decides every submission of the batch, in order, against the log
+    /// (two queries) and the batch's earlier submissions.
+    async fn validate(&self, batch: &[Submission]) -> Result<Vec<Outcome>, StoreError> {
+        let mut ids = HashSet::with_capacity(batch.len() * 2);
+        let mut subjects = HashSet::with_capacity(batch.len());
+        for s in batch {
+            ids.insert(s.statement.id());
+            match &s.statement {
+                Statement::Token(t) => {
+                    if let Some(old) = t.provenance().supersedes {
+                        ids.insert(old);
+                    }
+                    subjects.insert((t.claims().iss.clone(), t.claims().sub.clone()));
+                }
+                Statement::Revocation(r) => {
+                    ids.insert(r.revokes());
+                }
+            }
+        }
+        let ids: Vec<TokenId> = ids.into_iter().collect();
+        let subjects: Vec<(String, String)> = subjects.into_iter().collect();
+        let (logged, heads) = tokio::join!(
+            self.store.lookup_entries(&ids),
+            self.store.subject_heads(&subjects)
+        );
+        let mut known: HashMap<TokenId, Known> = HashMap::with_capacity(batch.len() * 2);
+        let mut leaf_of: HashMap<TokenId, (u64, bool)> = HashMap::with_capacity(batch.len());
+        for LoggedEntry {
+            token_id,
+            leaf_index,
+            kind,
+            iss,
+            sub,
+            revoked_by,
+        } in logged?
+        {
+            leaf_of.insert(token_id, (leaf_index, false));
+            known.insert(
+                token_id,
+                Known {
+                    kind,
+                    iss,
+                    sub,
+                    revoked_by,
+                },
+            );
+        }
+        let mut heads: HashMap<(String, String), Head> = heads?
+            .into_iter()
+            .map(|h| {
+                (
+                    (h.iss, h.sub),
+                    Head {
+                        token_id: h.token_id,
+                        revoked_by: h.revoked_by,
+                    },
+                )
+            })
+            .collect();
+
+        let mut next = self.tree.size();
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for s in batch {
+            let id = s.statement.id();
+            if let Some(&(leaf_index, new)) = leaf_of.get(&id) {
+                outcomes.push(if new {
+                    Outcome::Repeat(leaf_index)
+                } else {
+                    Outcome::Logged(leaf_index)
+                });
+                continue;
+            }
+            let verdict = match &s.statement {
+                Statement::Token(t) => {
+                    let key = (t.claims().iss.clone(), t.claims().sub.clone());
+                    check_token(heads.get(&key).copied(), t.provenance().supersedes).map(|()| {
+                        heads.insert(
+                            key,
+                            Head {
+                                token_id: id,
+                                revoked_by: None,
+                            },
+                        );
+                        Known {
+                            kind: EntryKind::Token,
+                            iss: t.claims().iss.clone(),
+                            sub: Some(t.claims().sub.clone()),
+                            revoked_by: None,
+                        }
+                    })
+                }
+                Statement::Revocation(r) => {
+                    let target = r.revokes();
+                    check_revocation(known.get(&target), &r.claims().iss, target).map(|()| {
+                        if let Some(t) = known.get_mut(&target) {
+                            t.revoked_by = Some(id);
+                            if let Some(sub) = &t.sub
+                                && let Some(head) = heads.get_mut(&(t.iss.clone(), sub.clone()))
+                                && head.token_id == target
+                            {
+                                head.revoked_by = Some(id);
+                            }
+                        }
+                        Known {
+                            kind: EntryKind::Revocation,
+                            iss: r.claims().iss.clone(),
+                            sub: None,
+                            revoked_by: None,
+                        }
+                    })
+                }
+            };
+            match verdict {
+                Ok(entry) => {
+                    known.insert(id, entry);
+                    leaf_of.insert(id, (next, true));
+                    outcomes.push(Outcome::New(next));
+                    next += 1;
+                }
+                Err(e) => outcomes.push(Outcome::Rejected(e)),
+            }
+        }
+        Ok(outcomes)
+    }
+}
+
+/// One stone, one active token: checks a new token against the stone's
+/// latest token `head`.
+fn check_token(head: Option<Head>, supersedes: Option<TokenId>) -> Result<(), SubmitError> {
+    match (head, supersedes) {
+        // A first token, or a new token after the last one was revoked.
+        (None, None) => Ok(()),
+        (Some(h), None) if h.revoked_by.is_some() => Ok(()),
+        (Some(h), None) => Err(SubmitError::ActiveTokenExists {
+            current: h.token_id,
+        }),
+        (Some(h), Some(s)) if s == h.token_id => Ok(()),
+        (h, Some(s)) => Err(SubmitError::SupersedesNotCurrent {
+            supersedes: s,
+            current: h.map(|h| h.token_id),
+        }),
+    }
+}
+
+/// A revocation names an existing token of the same issuer, not revoked yet.
+fn check_revocation(
+    target: Option<&Known>,
+    iss: &str,
+    revokes: TokenId,
+) -> Result<(), SubmitError> {
+    let target = target.ok_or(SubmitError::RevokesUnknownToken { revokes })?;
+    if target.kind != EntryKind::Token {
+        return Err(SubmitError::RevokesRevocation { revokes });
+    }
+    if target.iss != iss {
+        return Err(SubmitError::RevokesOtherIssuer { revokes });
+    }
+    if let Some(revocation) = target.revoked_by {
+        return Err(SubmitError::AlreadyRevoked {
+            revokes,
+            revocation,
+        });
+    }
+    Ok(())
+}

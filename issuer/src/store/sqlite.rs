@@ -1,0 +1,480 @@
+//! The SQLite back end: one database file in WAL mode with
+//! `synchronous=FULL`, so a committed batch survives a power cut.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use loupe_schemas::token::TokenId;
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{Arguments as _, AssertSqlSafe};
+
+use super::{
+    ApiKey, Backend, ENTRY_COLUMNS, LogBatch, LoggedEntry, SequencerLease, Store, StoreError,
+    StoredCheckpoint, StoredEntry, StoredTile, SubjectHead, TokenStatus, api_key_from_row,
+    checkpoint_from_row, chunk_sizes, entry_from_row, head_from_row, logged_from_row,
+    status_from_row, tile_from_row, to_i64, to_u64, unix_now,
+};
+
+/// Rows per multi-row statement. SQLite allows 32766 bound variables; 256
+/// rows of 9 columns stay far below and keep each statement small.
+const MAX_ROWS: usize = 256;
+
+/// How long a connection waits for a lock held by another connection.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Most pooled connections (readers; SQLite serialises the writer).
+const MAX_CONNECTIONS: u32 = 8;
+
+/// The log in an SQLite database file.
+#[derive(Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    /// Whether a sequencer of this process holds the lease.
+    sequencing: Arc<AtomicBool>,
+}
+
+/// `e.leaf_index, e.token_id, …` for a table alias.
+fn entry_columns(alias: &str) -> String {
+    ENTRY_COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+static SELECT_ENTRY: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {ENTRY_COLUMNS} FROM entries"));
+
+static STATUS_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {}, {}, {} FROM entries e \
+         LEFT JOIN entries r ON r.revokes = e.token_id \
+         LEFT JOIN entries s ON s.supersedes = e.token_id \
+         WHERE e.token_id = ?",
+        entry_columns("e"),
+        entry_columns("r"),
+        entry_columns("s")
+    )
+});
+
+/// `?, ?, …` groups: `rows` groups of `per_row` placeholders.
+fn placeholders(rows: usize, per_row: usize) -> String {
+    let group = format!("({})", vec!["?"; per_row].join(", "));
+    vec![group; rows].join(", ")
+}
+
+impl SqliteStore {
+    /// Opens (creating it if missing) and migrates the database at `url`
+    /// (`sqlite://path` or `sqlite::memory:`), in WAL mode with
+    /// `synchronous=FULL`, a busy timeout and foreign keys on.
+    ///
+    /// An in-memory database lives in one connection only, so the pool then
+    /// holds a single connection.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] for a bad URL or when opening fails;
+    /// [`StoreError::Migrate`] when the migrations fail.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(if in_memory {
+                SqliteJournalMode::Memory
+            } else {
+                SqliteJournalMode::Wal
+            })
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true)
+            .statement_cache_capacity(256);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if in_memory { 1 } else { MAX_CONNECTIONS })
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(Self {
+            pool,
+            sequencing: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// The connection pool, for tests and maintenance tools.
+    #[must_use]
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn fetch_entry(
+        &self,
+        condition: &str,
+        bind: impl FnOnce(&mut SqliteArguments) -> Result<(), sqlx::error::BoxDynError>,
+    ) -> Result<Option<StoredEntry>, StoreError> {
+        let mut args = SqliteArguments::default();
+        bind(&mut args).map_err(sqlx::Error::Encode)?;
+        let sql = format!("{} WHERE {condition}", *SELECT_ENTRY);
+        let row = sqlx::query_with(AssertSqlSafe(sql), args)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => entry_from_row(&row, 0),
+            None => Ok(None),
+        }
+    }
+}
+
+/// The SQLite lease: SQLite files belong to one process, so it only keeps
+/// a second sequencer of the same process out.
+#[derive(Debug)]
+struct SqliteLease(Arc<AtomicBool>);
+
+#[async_trait]
+impl SequencerLease for SqliteLease {
+    async fn check(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+impl Drop for SqliteLease {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn lock_sequencer(&self) -> Result<Box<dyn SequencerLease>, StoreError> {
+        if self
+            .sequencing
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Err(StoreError::SequencerLocked);
+        }
+        Ok(Box::new(SqliteLease(Arc::clone(&self.sequencing))))
+    }
+
+    async fn append_batch(&self, batch: &LogBatch) -> Result<(), StoreError> {
+        let now = unix_now();
+        // BEGIN IMMEDIATE takes the write lock up front, so the size check
+        // and the writes see the same database.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let size: Option<i64> = sqlx::query_scalar("SELECT MAX(tree_size) FROM checkpoints")
+            .fetch_one(&mut *tx)
+            .await?;
+        let found = size.map_or(Ok(0), |s| to_u64(s, "tree size"))?;
+        if found != batch.old_size {
+            return Err(StoreError::SizeMismatch {
+                expected: batch.old_size,
+                found,
+            });
+        }
+
+        let mut rest = batch.entries.as_slice();
+        for rows in chunk_sizes(rest.len(), MAX_ROWS) {
+            let (chunk, tail) = rest.split_at(rows);
+            rest = tail;
+            let sql = format!(
+                "INSERT INTO entries ({ENTRY_COLUMNS}) VALUES {}",
+                placeholders(rows, 9)
+            );
+            let mut args = SqliteArguments::default();
+            for e in chunk {
+                (|| {
+                    args.add(to_i64(e.leaf_index)?)?;
+                    args.add(e.token_id.0.to_vec())?;
+                    args.add(e.kind.as_str())?;
+                    args.add(e.iss.clone())?;
+                    args.add(e.sub.clone())?;
+                    args.add(e.supersedes.map(|t| t.0.to_vec()))?;
+                    args.add(e.revokes.map(|t| t.0.to_vec()))?;
+                    args.add(e.statement.clone())?;
+                    args.add(now)
+                })()
+                .map_err(sqlx::Error::Encode)?;
+            }
+            sqlx::query_with(AssertSqlSafe(sql), args)
+                .execute(&mut *tx)
+                .await?;
+        }
+
+        let mut rest = batch.tiles.as_slice();
+        for rows in chunk_sizes(rest.len(), MAX_ROWS) {
+            let (chunk, tail) = rest.split_at(rows);
+            rest = tail;
+            let sql = format!(
+                "INSERT INTO tiles (level, tile_index, width, data) VALUES {} \
+                 ON CONFLICT (level, tile_index) DO UPDATE \
+                 SET width = excluded.width, data = excluded.data",
+                placeholders(rows, 4)
+            );
+            let mut args = SqliteArguments::default();
+            for t in chunk {
+                (|| {
+                    args.add(i64::from(t.coords.level()))?;
+                    args.add(to_i64(t.coords.index())?)?;
+                    args.add(i64::from(t.coords.width()))?;
+                    args.add(t.data.clone())
+                })()
+                .map_err(sqlx::Error::Encode)?;
+            }
+            sqlx::query_with(AssertSqlSafe(sql), args)
+                .execute(&mut *tx)
+                .await?;
+        }
+
+        sqlx::query(
+            "INSERT INTO checkpoints (tree_size, root, note, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(to_i64(batch.checkpoint_size)?)
+        .bind(batch.checkpoint_root.to_vec())
+        .bind(batch.checkpoint_note.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn tree_size(&self) -> Result<u64, StoreError> {
+        let size: Option<i64> = sqlx::query_scalar("SELECT MAX(tree_size) FROM checkpoints")
+            .fetch_one(&self.pool)
+            .await?;
+        size.map_or(Ok(0), |s| to_u64(s, "tree size"))
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let row = sqlx::query(
+            "SELECT tree_size, root, note, created_at FROM checkpoints \
+             ORDER BY tree_size DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| checkpoint_from_row(&r)).transpose()
+    }
+
+    async fn checkpoint_at(&self, tree_size: u64) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let row = sqlx::query(
+            "SELECT tree_size, root, note, created_at FROM checkpoints WHERE tree_size = ?",
+        )
+        .bind(to_i64(tree_size)?)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| checkpoint_from_row(&r)).transpose()
+    }
+
+    async fn entry_by_token_id(&self, id: &TokenId) -> Result<Option<StoredEntry>, StoreError> {
+        let id = id.0.to_vec();
+        self.fetch_entry("token_id = ?", |a| a.add(id)).await
+    }
+
+    async fn entry_by_index(&self, leaf_index: u64) -> Result<Option<StoredEntry>, StoreError> {
+        let index = to_i64(leaf_index)?;
+        self.fetch_entry("leaf_index = ?", |a| a.add(index)).await
+    }
+
+    async fn entries_range(&self, start: u64, count: u32) -> Result<Vec<Vec<u8>>, StoreError> {
+        let start = to_i64(start)?;
+        let rows = sqlx::query_scalar(
+            "SELECT statement FROM entries WHERE leaf_index >= ? AND leaf_index < ? \
+             ORDER BY leaf_index",
+        )
+        .bind(start)
+        .bind(start.saturating_add(i64::from(count)))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    async fn token_status(&self, id: &TokenId) -> Result<Option<TokenStatus>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(STATUS_SQL.as_str()))
+            .bind(id.0.to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => status_from_row(&row),
+            None => Ok(None),
+        }
+    }
+
+    async fn revocation_of(&self, id: &TokenId) -> Result<Option<StoredEntry>, StoreError> {
+        let id = id.0.to_vec();
+        self.fetch_entry("revokes = ?", |a| a.add(id)).await
+    }
+
+    async fn superseder_of(&self, id: &TokenId) -> Result<Option<StoredEntry>, StoreError> {
+        let id = id.0.to_vec();
+        self.fetch_entry("supersedes = ?", |a| a.add(id)).await
+    }
+
+    async fn current_token(&self, iss: &str, sub: &str) -> Result<Option<StoredEntry>, StoreError> {
+        let (iss, sub) = (iss.to_owned(), sub.to_owned());
+        self.fetch_entry(
+            "iss = ? AND sub = ? ORDER BY leaf_index DESC LIMIT 1",
+            |a| {
+                a.add(iss)?;
+                a.add(sub)
+            },
+        )
+        .await
+    }
+
+    async fn lookup_entries(&self, ids: &[TokenId]) -> Result<Vec<LoggedEntry>, StoreError> {
+        let mut out = Vec::new();
+        let mut rest = ids;
+        for rows in chunk_sizes(rest.len(), MAX_ROWS) {
+            let (chunk, tail) = rest.split_at(rows);
+            rest = tail;
+            let sql = format!(
+                "SELECT e.token_id, e.leaf_index, e.kind, e.iss, e.sub, r.token_id \
+                 FROM entries e LEFT JOIN entries r ON r.revokes = e.token_id \
+                 WHERE e.token_id IN ({})",
+                vec!["?"; rows].join(", ")
+            );
+            let mut args = SqliteArguments::default();
+            for id in chunk {
+                args.add(id.0.to_vec()).map_err(sqlx::Error::Encode)?;
+            }
+            for row in sqlx::query_with(AssertSqlSafe(sql), args)
+                .fetch_all(&self.pool)
+                .await?
+            {
+                out.push(logged_from_row(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn subject_heads(
+        &self,
+        subjects: &[(String, String)],
+    ) -> Result<Vec<SubjectHead>, StoreError> {
+        let mut out = Vec::new();
+        let mut rest = subjects;
+        for rows in chunk_sizes(rest.len(), MAX_ROWS) {
+            let (chunk, tail) = rest.split_at(rows);
+            rest = tail;
+            let sql = format!(
+                "WITH q(iss, sub) AS (VALUES {}) \
+                 SELECT e.iss, e.sub, e.token_id, e.leaf_index, r.token_id FROM q \
+                 JOIN entries e ON e.leaf_index = (SELECT x.leaf_index FROM entries x \
+                     WHERE x.iss = q.iss AND x.sub = q.sub ORDER BY x.leaf_index DESC LIMIT 1) \
+                 LEFT JOIN entries r ON r.revokes = e.token_id",
+                placeholders(rows, 2)
+            );
+            let mut args = SqliteArguments::default();
+            for (iss, sub) in chunk {
+                (|| {
+                    args.add(iss.as_str())?;
+                    args.add(sub.as_str())
+                })()
+                .map_err(sqlx::Error::Encode)?;
+            }
+            for row in sqlx::query_with(AssertSqlSafe(sql), args)
+                .fetch_all(&self.pool)
+                .await?
+            {
+                out.push(head_from_row(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn read_tiles(&self, tiles: &[(u8, u64)]) -> Result<Vec<StoredTile>, StoreError> {
+        let mut out = Vec::with_capacity(tiles.len());
+        let mut rest = tiles;
+        for rows in chunk_sizes(rest.len(), MAX_ROWS) {
+            let (chunk, tail) = rest.split_at(rows);
+            rest = tail;
+            let sql = format!(
+                "SELECT level, tile_index, width, data FROM tiles \
+                 WHERE (level, tile_index) IN (VALUES {})",
+                placeholders(rows, 2)
+            );
+            let mut args = SqliteArguments::default();
+            for &(level, index) in chunk {
+                (|| {
+                    args.add(i64::from(level))?;
+                    args.add(to_i64(index)?)
+                })()
+                .map_err(sqlx::Error::Encode)?;
+            }
+            for row in sqlx::query_with(AssertSqlSafe(sql), args)
+                .fetch_all(&self.pool)
+                .await?
+            {
+                out.push(tile_from_row(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create_api_key(
+        &self,
+        name: &str,
+        issuer: &str,
+        key_hash: &[u8],
+    ) -> Result<ApiKey, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO api_keys (name, issuer, key_hash, created_at) VALUES (?, ?, ?, ?) \
+             RETURNING id, name, issuer, key_hash, created_at, revoked_at",
+        )
+        .bind(name)
+        .bind(issuer)
+        .bind(key_hash)
+        .bind(unix_now())
+        .fetch_one(&self.pool)
+        .await?;
+        api_key_from_row(&row)
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        sqlx::query(
+            "SELECT id, name, issuer, key_hash, created_at, revoked_at FROM api_keys ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(api_key_from_row)
+        .collect()
+    }
+
+    async fn revoke_api_key(&self, id: i64) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+                .bind(unix_now())
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn api_key_by_hash(&self, key_hash: &[u8]) -> Result<Option<ApiKey>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, issuer, key_hash, created_at, revoked_at FROM api_keys \
+             WHERE key_hash = ?",
+        )
+        .bind(key_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| api_key_from_row(&r)).transpose()
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

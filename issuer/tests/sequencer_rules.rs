@@ -1,0 +1,288 @@
+//! The log's rules, enforced by the sequencer against the database and
+//! inside one batch: idempotent resubmission, one stone one active token,
+//! supersession, revocation. Runs on SQLite always and on PostgreSQL when
+//! `LOUPE_TEST_POSTGRES_URL` is set.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod store_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use loupe_issuer::sequencer::{
+    Sequenced, Sequencer, SequencerConfig, SequencerHandle, SubmitError,
+};
+use loupe_issuer::store::Store;
+use loupe_schemas::token::Statement;
+use store_support::{
+    ISSUER, TestDb, issuer_key, log_signer, other_issuer_key, revocation, revocation_of, token,
+    token_for, token_of,
+};
+
+/// A sequencer whose batches stay open long enough for `join_all`
+/// submissions to land in one batch.
+async fn spawn(store: &Arc<dyn Store>, max_delay_ms: u64) -> SequencerHandle {
+    Sequencer::spawn(
+        store.clone(),
+        log_signer(),
+        SequencerConfig {
+            max_batch: 1024,
+            max_delay: Duration::from_millis(max_delay_ms),
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// Submits all at once (one batch with a long `max_delay`), in order.
+async fn one_batch(
+    seq: &SequencerHandle,
+    statements: &[&Statement],
+) -> Vec<Result<Sequenced, SubmitError>> {
+    join_all(statements.iter().map(|s| seq.submit((*s).clone()))).await
+}
+
+#[tokio::test]
+async fn resubmission_is_idempotent() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let seq = spawn(&store, 1).await;
+        let t = token(1);
+        let first = seq.submit(t.clone()).await.unwrap();
+        assert!(!first.already_logged);
+        seq.submit(token(2)).await.unwrap();
+        let again = seq.submit(t.clone()).await.unwrap();
+        assert!(again.already_logged, "{}", db.name);
+        assert_eq!(again.leaf_index, first.leaf_index);
+        assert_eq!(again.tree_size, 2);
+        // Raw bytes too, and a revocation resubmitted.
+        let again = seq.submit_bytes(t.logged_bytes()).await.unwrap();
+        assert_eq!(again.leaf_index, 0);
+        let r = revocation(t.id());
+        let r1 = seq.submit(r.clone()).await.unwrap();
+        let r2 = seq.submit(r.clone()).await.unwrap();
+        assert_eq!(
+            (r1.leaf_index, r2.leaf_index, r2.already_logged),
+            (2, 2, true)
+        );
+        assert!(matches!(
+            seq.submit_bytes(b"not cose").await,
+            Err(SubmitError::Parse(_))
+        ));
+        seq.shutdown().await;
+        assert_eq!(store.tree_size().await.unwrap(), 3);
+        store.close().await;
+        db.cleanup().await;
+    }
+
+    // Inside one batch: the duplicate gets the same new leaf.
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let seq = spawn(&store, 300).await;
+        let t = token(5);
+        let answers = one_batch(&seq, &[&t, &token(6), &t]).await;
+        let answers: Vec<Sequenced> = answers.into_iter().map(Result::unwrap).collect();
+        assert_eq!(answers[0].leaf_index, answers[2].leaf_index, "{}", db.name);
+        assert_eq!(answers[0].tree_size, 2);
+        assert_eq!(answers[0].inclusion_path, answers[2].inclusion_path);
+        seq.shutdown().await;
+        assert_eq!(store.tree_size().await.unwrap(), 2);
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn one_stone_one_active_token() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let seq = spawn(&store, 1).await;
+        let a = token_for("R-1", 1, None);
+        seq.submit(a.clone()).await.unwrap();
+
+        // A second token for the same stone without supersedes.
+        let b = token_for("R-1", 2, None);
+        match seq.submit(b).await {
+            Err(SubmitError::ActiveTokenExists { current }) => assert_eq!(current, a.id()),
+            other => panic!("{}: {other:?}", db.name),
+        }
+        // Naming another stone's token, or an unknown one.
+        let other = token_for("R-2", 3, None);
+        seq.submit(other.clone()).await.unwrap();
+        for wrong in [other.id(), token(99).id()] {
+            match seq.submit(token_for("R-1", 4, Some(wrong))).await {
+                Err(SubmitError::SupersedesNotCurrent {
+                    supersedes,
+                    current,
+                }) => {
+                    assert_eq!((supersedes, current), (wrong, Some(a.id())));
+                }
+                other => panic!("{}: {other:?}", db.name),
+            }
+        }
+        // A first token that claims to supersede something.
+        match seq.submit(token_for("R-3", 5, Some(a.id()))).await {
+            Err(SubmitError::SupersedesNotCurrent { current: None, .. }) => {}
+            other => panic!("{}: {other:?}", db.name),
+        }
+        // The same report number at another issuer is another stone.
+        seq.submit(token_of(
+            &other_issuer_key(),
+            "other.example",
+            "R-1",
+            6,
+            None,
+        ))
+        .await
+        .unwrap();
+
+        // Superseding the current token works, then only the new one is current.
+        let c = token_for("R-1", 7, Some(a.id()));
+        seq.submit(c.clone()).await.unwrap();
+        match seq.submit(token_for("R-1", 8, Some(a.id()))).await {
+            Err(SubmitError::SupersedesNotCurrent { current, .. }) => {
+                assert_eq!(current, Some(c.id()))
+            }
+            other => panic!("{}: {other:?}", db.name),
+        }
+        assert_eq!(
+            store
+                .current_token(ISSUER, "R-1")
+                .await
+                .unwrap()
+                .unwrap()
+                .token_id,
+            c.id()
+        );
+        // After a revocation the stone has no active token: a new one may
+        // start afresh (or name the revoked one).
+        seq.submit(revocation(c.id())).await.unwrap();
+        seq.submit(token_for("R-1", 9, None)).await.unwrap();
+        seq.shutdown().await;
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn revocation_rules() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let seq = spawn(&store, 1).await;
+        let t = token(1);
+        seq.submit(t.clone()).await.unwrap();
+
+        let unknown = token(2).id();
+        match seq.submit(revocation(unknown)).await {
+            Err(SubmitError::RevokesUnknownToken { revokes }) => assert_eq!(revokes, unknown),
+            other => panic!("{}: {other:?}", db.name),
+        }
+        match seq
+            .submit(revocation_of(
+                &other_issuer_key(),
+                "other.example",
+                t.id(),
+                "not mine",
+            ))
+            .await
+        {
+            Err(SubmitError::RevokesOtherIssuer { revokes }) => assert_eq!(revokes, t.id()),
+            other => panic!("{}: {other:?}", db.name),
+        }
+        let r = revocation(t.id());
+        seq.submit(r.clone()).await.unwrap();
+        match seq
+            .submit(revocation_of(&issuer_key(), ISSUER, t.id(), "again"))
+            .await
+        {
+            Err(SubmitError::AlreadyRevoked {
+                revokes,
+                revocation,
+            }) => {
+                assert_eq!((revokes, revocation), (t.id(), r.id()));
+            }
+            other => panic!("{}: {other:?}", db.name),
+        }
+        match seq.submit(revocation(r.id())).await {
+            Err(SubmitError::RevokesRevocation { revokes }) => assert_eq!(revokes, r.id()),
+            other => panic!("{}: {other:?}", db.name),
+        }
+        seq.shutdown().await;
+        assert_eq!(store.tree_size().await.unwrap(), 2);
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn conflicts_inside_one_batch() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let seq = spawn(&store, 400).await;
+        let a = token_for("R-1", 1, None);
+        let a_twin = token_for("R-1", 2, None);
+        let b = token_for("R-2", 3, None);
+        let b_next = token_for("R-2", 4, Some(b.id()));
+        let b_fork = token_for("R-2", 5, Some(b.id()));
+        let c = token_for("R-3", 6, None);
+        let revoke_c = revocation(c.id());
+        let revoke_c_again = revocation_of(&issuer_key(), ISSUER, c.id(), "twice");
+        let c_after = token_for("R-3", 7, None);
+        let revoke_later = revocation(token(8).id());
+        let later = token(8);
+
+        let answers = one_batch(
+            &seq,
+            &[
+                &a,
+                &a_twin,
+                &b,
+                &b_next,
+                &b_fork,
+                &c,
+                &revoke_c,
+                &revoke_c_again,
+                &c_after,
+                &revoke_later,
+                &later,
+            ],
+        )
+        .await;
+        let size = answers[0].as_ref().unwrap().tree_size;
+        let leaf = |i: usize| answers[i].as_ref().unwrap().leaf_index;
+        assert!(
+            matches!(&answers[1], Err(SubmitError::ActiveTokenExists { current }) if *current == a.id()),
+            "{}: {:?}",
+            db.name,
+            answers[1]
+        );
+        assert_eq!(leaf(3), leaf(2) + 1, "supersedes a token of the same batch");
+        assert!(matches!(
+            &answers[4],
+            Err(SubmitError::SupersedesNotCurrent { current: Some(cur), .. }) if *cur == b_next.id()
+        ));
+        assert!(answers[6].is_ok());
+        assert!(matches!(
+            &answers[7],
+            Err(SubmitError::AlreadyRevoked { revocation, .. }) if *revocation == revoke_c.id()
+        ));
+        assert!(
+            answers[8].is_ok(),
+            "a new token after the batch revoked the old one"
+        );
+        assert!(
+            matches!(&answers[9], Err(SubmitError::RevokesUnknownToken { .. })),
+            "a revocation before its token"
+        );
+        assert!(answers[10].is_ok());
+        for a in answers.iter().flatten() {
+            assert_eq!(a.tree_size, size, "one batch, one checkpoint");
+        }
+        assert_eq!(size, 7);
+        seq.shutdown().await;
+        assert_eq!(store.tree_size().await.unwrap(), 7);
+        store.close().await;
+        db.cleanup().await;
+    }
+}

@@ -1,0 +1,271 @@
+//! The store on real databases: migrations, append-only enforcement by the
+//! database, API keys, reads. Runs on SQLite always and on PostgreSQL when
+//! `LOUPE_TEST_POSTGRES_URL` is set.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod store_support;
+
+use loupe_issuer::sequencer::{Sequencer, SequencerConfig};
+use loupe_issuer::store::{Backend, EntryKind, StoreError, open_store};
+use store_support::{TestDb, log_signer, revocation, token, token_for};
+
+#[tokio::test]
+async fn migrations_apply_and_reopen() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        assert_eq!(
+            store.backend(),
+            if db.is_postgres() {
+                Backend::Postgres
+            } else {
+                Backend::Sqlite
+            }
+        );
+        assert_eq!(store.tree_size().await.unwrap(), 0, "{}", db.name);
+        assert!(store.latest_checkpoint().await.unwrap().is_none());
+        store.close().await;
+        // Opening again runs no migration twice.
+        let store = db.open().await;
+        for table in ["entries", "tiles", "checkpoints", "api_keys"] {
+            assert_eq!(db.count(table).await, 0, "{} {table}", db.name);
+        }
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn unsupported_url_is_refused() {
+    assert!(matches!(
+        open_store("mysql://localhost/x").await,
+        Err(StoreError::UnsupportedUrl)
+    ));
+}
+
+#[tokio::test]
+async fn entries_checkpoints_and_tiles_are_append_only() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let seq = Sequencer::spawn(store.clone(), log_signer(), SequencerConfig::default())
+            .await
+            .unwrap();
+        for n in 0..3 {
+            seq.submit(token(n)).await.unwrap();
+        }
+        seq.shutdown().await;
+        let entries = db.count("entries").await;
+        let checkpoints = db.count("checkpoints").await;
+        assert_eq!(entries, 3, "{}", db.name);
+        let refused = [
+            "UPDATE entries SET iss = 'evil.example' WHERE leaf_index = 1",
+            "UPDATE entries SET statement = statement",
+            "DELETE FROM entries WHERE leaf_index = 2",
+            "DELETE FROM entries",
+            "UPDATE checkpoints SET note = 'forged'",
+            "DELETE FROM checkpoints",
+            "DELETE FROM tiles",
+            // A tile may grow, never shrink or change its hashes.
+            "UPDATE tiles SET width = 1, data = substr(data, 1, 32) WHERE level = 0",
+            "UPDATE tiles SET data = zeroblob(length(data)) WHERE level = 0",
+        ];
+        for sql in refused {
+            let sql = if db.is_postgres() {
+                sql.replace("substr(data, 1, 32)", "substring(data FROM 1 FOR 32)")
+                    .replace(
+                        "zeroblob(length(data))",
+                        "decode(repeat('00', length(data)), 'hex')",
+                    )
+            } else {
+                sql.to_owned()
+            };
+            let err = db
+                .exec(&sql)
+                .await
+                .expect_err(&format!("{}: {sql}", db.name));
+            let text = err.to_string();
+            assert!(
+                text.contains("append-only") || text.contains("only grow"),
+                "{}: {sql}: {text}",
+                db.name
+            );
+        }
+        if db.is_postgres() {
+            for table in ["entries", "checkpoints", "tiles"] {
+                let sql = format!("TRUNCATE {table}");
+                assert!(db.exec(&sql).await.is_err(), "{sql}");
+            }
+        }
+        assert_eq!(db.count("entries").await, entries);
+        assert_eq!(db.count("checkpoints").await, checkpoints);
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn database_constraints_back_the_rules() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        // Token ids are 32 bytes, kinds are known, a token has a subject.
+        for sql in [
+            "INSERT INTO entries VALUES (0, x'00', 'token', 'i', 's', NULL, NULL, x'00', 0)",
+            "INSERT INTO entries VALUES (0, zeroblob(32), 'other', 'i', 's', NULL, NULL, x'00', 0)",
+            "INSERT INTO entries VALUES (0, zeroblob(32), 'token', 'i', NULL, NULL, NULL, x'00', 0)",
+            "INSERT INTO entries VALUES (0, zeroblob(32), 'revocation', 'i', NULL, NULL, NULL, x'00', 0)",
+            "INSERT INTO tiles VALUES (0, 0, 2, zeroblob(32))",
+        ] {
+            let sql = if db.is_postgres() {
+                sql.replace("zeroblob(32)", "decode(repeat('00', 32), 'hex')")
+                    .replace("x'00'", "'\\x00'::bytea")
+            } else {
+                sql.to_owned()
+            };
+            assert!(db.exec(&sql).await.is_err(), "{}: {sql}", db.name);
+        }
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn api_keys_create_list_revoke_lookup() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let a = store
+            .create_api_key("batch uploader", "lab.example", &[1; 32])
+            .await
+            .unwrap();
+        let b = store
+            .create_api_key("desk", "lab.example", &[2; 32])
+            .await
+            .unwrap();
+        assert_ne!(a.id, b.id);
+        assert_eq!(a.name, "batch uploader");
+        assert_eq!(a.revoked_at, None);
+        let dup = store
+            .create_api_key("again", "lab.example", &[1; 32])
+            .await
+            .unwrap_err();
+        assert!(dup.is_constraint_violation(), "{}: {dup:?}", db.name);
+
+        let found = store.api_key_by_hash(&[2; 32]).await.unwrap().unwrap();
+        assert_eq!(found, b);
+        assert!(store.api_key_by_hash(&[3; 32]).await.unwrap().is_none());
+
+        assert!(store.revoke_api_key(a.id).await.unwrap());
+        assert!(!store.revoke_api_key(a.id).await.unwrap(), "revoking twice");
+        assert!(!store.revoke_api_key(9999).await.unwrap());
+        let listed = store.list_api_keys().await.unwrap();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[0].id, a.id);
+        assert!(listed[0].revoked_at.is_some());
+        assert!(listed[1].revoked_at.is_none());
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn reads_by_id_index_subject_revokes_supersedes() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let seq = Sequencer::spawn(store.clone(), log_signer(), SequencerConfig::default())
+            .await
+            .unwrap();
+        let first = token_for("R-7", 1, None);
+        let second = token_for("R-7", 2, Some(first.id()));
+        let other = token(3);
+        let revoke = revocation(other.id());
+        for s in [&first, &second, &other, &revoke] {
+            seq.submit(s.clone()).await.unwrap();
+        }
+        seq.shutdown().await;
+
+        let e = store
+            .entry_by_token_id(&second.id())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(e.leaf_index, 1);
+        assert_eq!(e.kind, EntryKind::Token);
+        assert_eq!(e.sub.as_deref(), Some("R-7"));
+        assert_eq!(e.supersedes, Some(first.id()));
+        assert_eq!(e.statement, second.logged_bytes());
+        assert_eq!(
+            store.entry_by_index(3).await.unwrap().unwrap().token_id,
+            revoke.id()
+        );
+        assert!(store.entry_by_index(4).await.unwrap().is_none());
+
+        let range = store.entries_range(1, 10).await.unwrap();
+        assert_eq!(range.len(), 3);
+        assert_eq!(range[0], second.logged_bytes());
+
+        let current = store
+            .current_token("lab.example", "R-7")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(current.token_id, second.id());
+        assert!(
+            store
+                .current_token("lab.example", "R-8")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            store
+                .superseder_of(&first.id())
+                .await
+                .unwrap()
+                .unwrap()
+                .token_id,
+            second.id()
+        );
+        assert!(store.superseder_of(&second.id()).await.unwrap().is_none());
+        let r = store.revocation_of(&other.id()).await.unwrap().unwrap();
+        assert_eq!(
+            (r.kind, r.revokes),
+            (EntryKind::Revocation, Some(other.id()))
+        );
+
+        let status = store.token_status(&first.id()).await.unwrap().unwrap();
+        assert_eq!(status.superseded_by.unwrap().token_id, second.id());
+        assert!(status.revoked_by.is_none());
+        let status = store.token_status(&other.id()).await.unwrap().unwrap();
+        assert_eq!(status.revoked_by.unwrap().token_id, revoke.id());
+        assert!(status.superseded_by.is_none());
+
+        let logged = store
+            .lookup_entries(&[first.id(), revoke.id(), token(99).id()])
+            .await
+            .unwrap();
+        assert_eq!(logged.len(), 2);
+        let heads = store
+            .subject_heads(&[
+                ("lab.example".into(), "R-7".into()),
+                ("lab.example".into(), "R-3".into()),
+                ("lab.example".into(), "R-404".into()),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(heads.len(), 2, "{}", db.name);
+        for h in heads {
+            if h.sub == "R-7" {
+                assert_eq!(
+                    (h.token_id, h.leaf_index, h.revoked_by),
+                    (second.id(), 1, None)
+                );
+            } else {
+                assert_eq!((h.token_id, h.revoked_by), (other.id(), Some(revoke.id())));
+            }
+        }
+        let cp = store.latest_checkpoint().await.unwrap().unwrap();
+        assert_eq!(cp.tree_size, 4);
+        assert_eq!(store.checkpoint_at(0).await.unwrap().unwrap().tree_size, 0);
+        assert!(store.checkpoint_at(17).await.unwrap().is_none());
+        store.close().await;
+        db.cleanup().await;
+    }
+}
