@@ -4,10 +4,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod api;
 pub mod apikey;
+pub mod app;
 pub mod config;
 pub mod keys;
 pub mod media;
+pub mod metrics;
 pub mod problem;
 pub mod proofs;
 pub mod qr;

@@ -1,0 +1,355 @@
+//! The running service: state, start-up, and the HTTP server.
+//!
+//! [`AppState::open`] opens the store (running its migrations), loads the
+//! keys, opens the media store and starts the sequencer; [`router`] builds
+//! the axum application over a state (tests call it without a socket);
+//! [`spawn`] binds a listener and serves in a task; [`serve`] serves until a
+//! shutdown signal.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
+use ed25519_dalek::SigningKey;
+use loupe_schemas::checkpoint::NoteSigner;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tower::ServiceBuilder;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::apikey::KeyHash;
+use crate::config::ServeConfig;
+use crate::keys::{KeyFileError, load_log_signer, load_signing_key};
+use crate::media::{MediaError, MediaStore};
+use crate::metrics::Metrics;
+use crate::problem::{ApiError, method_not_allowed_fallback, not_found_fallback};
+use crate::sequencer::{Sequencer, SequencerConfig, SequencerError, SequencerHandle};
+use crate::store::{ApiKey, Store, StoreError, open_store};
+
+/// How long a looked-up API key is trusted before the store is asked again
+/// (so a revoked key stops working within this time).
+pub const API_KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppError {
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// A key file could not be loaded.
+    #[error(transparent)]
+    Key(#[from] KeyFileError),
+    /// The media directory could not be opened.
+    #[error("media store: {0}")]
+    Media(#[from] MediaError),
+    /// The sequencer could not start (another one holds the log, or the
+    /// stored log is inconsistent).
+    #[error("sequencer: {0}")]
+    Sequencer(#[from] SequencerError),
+    /// The listen address could not be bound, or serving failed.
+    #[error("listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ServeConfig,
+    store: Arc<dyn Store>,
+    sequencer: SequencerHandle,
+    media: MediaStore,
+    issuer_key: SigningKey,
+    metrics: Metrics,
+    api_keys: Mutex<HashMap<KeyHash, (Option<ApiKey>, Instant)>>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print keys.
+        f.debug_struct("AppState")
+            .field("public_base_url", &self.inner.config.public_base_url)
+            .field("store", &self.inner.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Opens the store (migrating it), loads both keys, opens the media
+    /// directory and starts the sequencer.
+    ///
+    /// # Errors
+    /// [`AppError`] naming what failed.
+    pub async fn open(config: ServeConfig) -> Result<Self, AppError> {
+        let issuer_key = load_signing_key(&config.issuer_key)?;
+        let log_signer: NoteSigner = load_log_signer(&config.log_key, &config.log_origin)?;
+        let store = open_store(&config.database_url).await?;
+        let media = MediaStore::open(&config.media_dir).await?;
+        let sequencer = Sequencer::spawn(
+            Arc::clone(&store),
+            log_signer,
+            SequencerConfig {
+                max_batch: config.batch_size,
+                max_delay: config.batch_delay,
+            },
+        )
+        .await?;
+        Ok(Self::from_parts(
+            config, store, sequencer, media, issuer_key,
+        ))
+    }
+
+    /// A state from parts already opened (tests, embedding).
+    #[must_use]
+    pub fn from_parts(
+        config: ServeConfig,
+        store: Arc<dyn Store>,
+        sequencer: SequencerHandle,
+        media: MediaStore,
+        issuer_key: SigningKey,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                sequencer,
+                media,
+                issuer_key,
+                metrics: Metrics::default(),
+                api_keys: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &ServeConfig {
+        &self.inner.config
+    }
+
+    /// The store.
+    #[must_use]
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The sequencer.
+    #[must_use]
+    pub fn sequencer(&self) -> &SequencerHandle {
+        &self.inner.sequencer
+    }
+
+    /// The media store.
+    #[must_use]
+    pub fn media(&self) -> &MediaStore {
+        &self.inner.media
+    }
+
+    /// The issuer's token-signing key.
+    pub(crate) fn issuer_key(&self) -> &SigningKey {
+        &self.inner.issuer_key
+    }
+
+    /// The service's counters.
+    #[must_use]
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The URL of a token: `{public_base_url}/t/{id}`.
+    #[must_use]
+    pub fn token_url(&self, id: &loupe_schemas::token::TokenId) -> String {
+        format!("{}/t/{id}", self.inner.config.public_base_url)
+    }
+
+    /// Checks a lab credential: the key must be known, not revoked, and
+    /// scoped to this issuer. Answers from a short-lived cache
+    /// ([`API_KEY_CACHE_TTL`]) so the write path costs no extra query.
+    ///
+    /// # Errors
+    /// 401 for an unknown or revoked key, 403 for another issuer's key,
+    /// 500 when the store fails.
+    pub async fn authorize(&self, hash: KeyHash) -> Result<ApiKey, ApiError> {
+        let cached = {
+            let cache = self
+                .inner
+                .api_keys
+                .lock()
+                .map_err(|_| ApiError::internal("API key cache poisoned"))?;
+            cache
+                .get(&hash)
+                .filter(|(_, at)| at.elapsed() < API_KEY_CACHE_TTL)
+                .map(|(k, _)| k.clone())
+        };
+        let key = match cached {
+            Some(k) => k,
+            None => {
+                let found = self
+                    .inner
+                    .store
+                    .api_key_by_hash(hash.as_bytes())
+                    .await
+                    .map_err(ApiError::internal)?;
+                let mut cache = self
+                    .inner
+                    .api_keys
+                    .lock()
+                    .map_err(|_| ApiError::internal("API key cache poisoned"))?;
+                if cache.len() > 10_000 {
+                    cache.clear();
+                }
+                cache.insert(hash, (found.clone(), Instant::now()));
+                found
+            }
+        };
+        let unknown = || ApiError::Unauthorized {
+            detail: "The API key is unknown or revoked.".into(),
+            invalid_token: true,
+        };
+        let key = key.ok_or_else(unknown)?;
+        if key.revoked_at.is_some() {
+            return Err(unknown());
+        }
+        if key.issuer != self.inner.config.issuer_origin {
+            return Err(ApiError::Forbidden {
+                detail: format!("This API key is scoped to the issuer {:?}.", key.issuer),
+            });
+        }
+        Ok(key)
+    }
+
+    /// Stops the sequencer (after its batch in progress).
+    pub async fn shutdown(&self) {
+        self.inner.sequencer.shutdown().await;
+    }
+}
+
+/// The whole HTTP application over `state`: the API routes, problem+json
+/// fallbacks, body limits, the request timeout and tracing.
+pub fn router(state: AppState) -> Router {
+    let timeout = state.config().request_timeout;
+    let max_json = state.config().max_json_body;
+    crate::api::router()
+        .fallback(not_found_fallback)
+        .method_not_allowed_fallback(method_not_allowed_fallback)
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+                    ApiError::Unavailable {
+                        detail: "The request took too long.".into(),
+                        retry_after: None,
+                    }
+                }))
+                .timeout(timeout),
+        )
+        .layer(DefaultBodyLimit::max(max_json))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// A service running in a background task.
+#[derive(Debug)]
+pub struct Running {
+    /// The address it listens on (the real port when `listen` had port 0).
+    pub addr: SocketAddr,
+    /// `http://{addr}`.
+    pub base_url: String,
+    /// Its state (store, sequencer…), for tests and the CLI.
+    pub state: AppState,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), std::io::Error>>,
+}
+
+impl Running {
+    /// Stops accepting connections, finishes the requests in flight, then
+    /// stops the sequencer.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+        self.state.shutdown().await;
+    }
+}
+
+/// Starts the service on `config.listen` in a background task.
+///
+/// # Errors
+/// [`AppError`] when the state cannot be opened or the address bound.
+pub async fn spawn(config: ServeConfig) -> Result<Running, AppError> {
+    let listen = config.listen;
+    let state = AppState::open(config).await?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|source| AppError::Listen {
+            addr: listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| AppError::Listen {
+        addr: listen,
+        source,
+    })?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let app = router(state.clone());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service())
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(Running {
+        addr,
+        base_url: format!("http://{addr}"),
+        state,
+        stop,
+        task,
+    })
+}
+
+/// Serves on `config.listen` until `shutdown` completes, then drains the
+/// requests in flight and stops the sequencer.
+///
+/// # Errors
+/// [`AppError`] when the state cannot be opened, the address bound, or
+/// serving fails.
+pub async fn serve(
+    config: ServeConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), AppError> {
+    let listen = config.listen;
+    let state = AppState::open(config).await?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|source| AppError::Listen {
+            addr: listen,
+            source,
+        })?;
+    tracing::info!(addr = %listen, "loupe-issuer listening");
+    let result = axum::serve(listener, router(state.clone()).into_make_service())
+        .with_graceful_shutdown(shutdown)
+        .await;
+    state.shutdown().await;
+    result.map_err(|source| AppError::Listen {
+        addr: listen,
+        source,
+    })
+}
