@@ -846,5 +846,27 @@ async fn concurrent_issuance_and_metrics() {
         .await
         .unwrap();
     assert!(api["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/v1/tokens",
+        "/v1/tokens/{id}/revocations",
+        "/t/{id}",
+        "/v1/tokens/{id}/proof",
+        "/v1/tokens/{id}/status",
+        "/checkpoint",
+        "/v1/consistency",
+        "/tile/{path}",
+        "/media/{sha256}",
+        "/healthz",
+        "/metrics",
+    ] {
+        assert!(api["paths"][path].is_object(), "{path} is not documented");
+    }
+    for schema in ["provenance", "token", "issuance", "problem"] {
+        assert_eq!(
+            api["components"]["schemas"][schema]["$id"],
+            format!("https://loupe.example/schemas/{schema}.schema.json"),
+            "the normative {schema} schema is embedded"
+        );
+    }
     s.stop().await;
 }

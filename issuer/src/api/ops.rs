@@ -37,11 +37,47 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
         .into_response())
 }
 
+/// The OpenAPI 3.1 document: `issuer/openapi.json` with the normative JSON
+/// Schemas of `schemas/json/` embedded under `components/schemas`, so the
+/// document is self-contained and the schemas have one source.
+#[must_use]
+pub fn openapi_document() -> serde_json::Value {
+    const SCHEMAS: [(&str, &str); 4] = [
+        (
+            "provenance",
+            include_str!("../../../schemas/json/provenance.schema.json"),
+        ),
+        (
+            "token",
+            include_str!("../../../schemas/json/token.schema.json"),
+        ),
+        (
+            "issuance",
+            include_str!("../../../schemas/json/issuance.schema.json"),
+        ),
+        (
+            "problem",
+            include_str!("../../../schemas/json/problem.schema.json"),
+        ),
+    ];
+    let mut doc: serde_json::Value =
+        serde_json::from_str(include_str!("../../openapi.json")).unwrap_or_else(|_| json!({}));
+    if let Some(components) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(|c| c.as_object_mut())
+    {
+        for (name, text) in SCHEMAS {
+            if let Ok(schema) = serde_json::from_str(text) {
+                components.insert(name.to_owned(), schema);
+            }
+        }
+    }
+    doc
+}
+
 /// `GET /openapi.json`: the API description (OpenAPI 3.1).
 pub async fn openapi() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        include_str!("../../openapi.json"),
-    )
-        .into_response()
+    static DOC: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| openapi_document().to_string());
+    ([(header::CONTENT_TYPE, "application/json")], DOC.as_str()).into_response()
 }
