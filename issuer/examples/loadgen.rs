@@ -1,0 +1,144 @@
+//! Load generator for the issuance API: N concurrent clients POST distinct
+//! stones to `/v1/tokens` (JSON digests, as a lab that hashes locally does)
+//! for a fixed number of requests, then report throughput and latency
+//! percentiles. Every answer must be `201`, or the run fails.
+//!
+//! ```sh
+//! cargo run --release -p loupe-issuer --example loadgen -- \
+//!     --server http://127.0.0.1:8080 --api-key loupe_sk_… \
+//!     --concurrency 256 --requests 200000
+//! ```
+//!
+//! Only loopback targets are accepted: this is a benchmark of our own
+//! service on this machine, never a load test of anyone else's.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use loupe_schemas::token::Sha256Digest;
+use serde_json::json;
+
+struct Args {
+    server: String,
+    api_key: String,
+    concurrency: usize,
+    requests: u64,
+    prefix: String,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        server: "http://127.0.0.1:8080".into(),
+        api_key: std::env::var("LOUPE_API_KEY").unwrap_or_default(),
+        concurrency: 256,
+        requests: 100_000,
+        prefix: format!("LOAD-{}", std::process::id()),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--server" => a.server = value,
+            "--api-key" => a.api_key = value,
+            "--concurrency" => a.concurrency = value.parse().expect("--concurrency N"),
+            "--requests" => a.requests = value.parse().expect("--requests N"),
+            "--prefix" => a.prefix = value,
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    let host = a.server.trim_start_matches("http://").split(['/', ':']).next().unwrap_or_default().to_owned();
+    assert!(
+        host == "127.0.0.1" || host == "localhost" || host == "[::1]",
+        "loadgen only targets loopback, not {host}"
+    );
+    a
+}
+
+fn body(prefix: &str, n: u64) -> Vec<u8> {
+    let d = |s: String| Sha256Digest::of(s.as_bytes()).to_string();
+    serde_json::to_vec(&json!({
+        "report_number": format!("{prefix}-{n}"),
+        "report": {"sha256": d(format!("report {n}")), "media_type": "application/pdf", "size": 180_000},
+        "images": [
+            {"role": "face-up", "sha256": d(format!("face-up {n}")), "media_type": "image/jpeg", "size": 2_400_000},
+            {"role": "table", "sha256": d(format!("table {n}")), "media_type": "image/jpeg", "size": 2_300_000},
+            {"role": "pavilion", "sha256": d(format!("pavilion {n}")), "media_type": "image/jpeg", "size": 2_200_000},
+            {"role": "side", "sha256": d(format!("side {n}")), "media_type": "image/jpeg", "size": 2_100_000},
+            {"role": "girdle", "sha256": d(format!("girdle {n}")), "media_type": "image/jpeg", "size": 2_000_000},
+            {"role": "swatch", "sha256": d(format!("swatch {n}")), "media_type": "image/jpeg", "size": 1_900_000}
+        ],
+        "videos": [{"role": "light-play", "sha256": d(format!("video {n}")), "media_type": "video/mp4", "size": 28_000_000}],
+        "stone": {
+            "variety": "Ruby", "species": "Corundum", "weight_mct": 1000 + n % 5000, "colour": "red",
+            "shape": "oval", "cut": "mixed", "clarity": "VS", "dimensions_um": [7100, 5600, 3400],
+            "treatment": "none"
+        }
+    }))
+    .unwrap()
+}
+
+#[tokio::main]
+async fn main() {
+    let a = args();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(a.concurrency)
+        .tcp_nodelay(true)
+        .build()
+        .unwrap();
+    // Bodies are built before the clock starts: the generator should cost
+    // as little as possible of the machine the server shares.
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new((0..a.requests).map(|n| body(&a.prefix, n)).collect());
+    let next = Arc::new(AtomicU64::new(0));
+    let url = format!("{}/v1/tokens", a.server);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..a.concurrency {
+        let (client, bodies, next, url, key) = (client.clone(), bodies.clone(), next.clone(), url.clone(), a.api_key.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(usize::try_from(n).unwrap()) else { break };
+                let t = Instant::now();
+                let r = client
+                    .post(&url)
+                    .bearer_auth(&key)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .expect("request");
+                let status = r.status();
+                let _ = r.bytes().await;
+                assert_eq!(status.as_u16(), 201, "request {n}");
+                latencies.push(t.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut all: Vec<Duration> = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let elapsed = started.elapsed();
+    all.sort_unstable();
+    let pct = |p: f64| {
+        let i = ((all.len() as f64 - 1.0) * p).round() as usize;
+        all.get(i).copied().unwrap_or_default()
+    };
+    println!(
+        "{} tokens in {:.2} s = {:.0} tokens/s; latency p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms (concurrency {})",
+        all.len(),
+        elapsed.as_secs_f64(),
+        all.len() as f64 / elapsed.as_secs_f64(),
+        pct(0.50).as_secs_f64() * 1e3,
+        pct(0.90).as_secs_f64() * 1e3,
+        pct(0.99).as_secs_f64() * 1e3,
+        all.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        a.concurrency
+    );
+}
