@@ -5,6 +5,8 @@
 #![deny(missing_docs)]
 
 pub mod apikey;
+pub mod cli;
+pub mod client;
 pub mod config;
 pub mod keys;
 pub mod media;
