@@ -188,7 +188,9 @@ pub fn parse_results(text: &str) -> Result<HashMap<String, Done>, String> {
     }
     for record in reader.records() {
         let record = record.map_err(|e| format!("not CSV: {e}"))?;
-        let line = record.position().map_or(0, csv::Position::line);
+        let line = record
+            .position()
+            .map_or(0, |p| super::rows::line_at(text, p.byte()));
         let (Some(rn), Some(id), Some(url), None) =
             (record.get(0), record.get(1), record.get(2), record.get(3))
         else {

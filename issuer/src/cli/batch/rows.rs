@@ -216,7 +216,7 @@ pub fn parse_csv(text: &str, base: &Path) -> Result<ParsedBatch, String> {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, csv::Position::line);
+                let line = e.position().map_or(0, |p| line_at(text, p.byte()));
                 out.errors.push(RowError {
                     line,
                     message: format!("not CSV: {e}"),
@@ -224,7 +224,7 @@ pub fn parse_csv(text: &str, base: &Path) -> Result<ParsedBatch, String> {
                 continue;
             }
         };
-        let line = record.position().map_or(0, csv::Position::line);
+        let line = record.position().map_or(0, |p| line_at(text, p.byte()));
         if record.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
@@ -265,6 +265,18 @@ impl<'a> Cells<'a> {
     fn need(&self, name: &str) -> Result<&'a str, String> {
         self.get(name).ok_or_else(|| format!("{name} is empty"))
     }
+}
+
+/// The 1-based line of the record starting at byte offset `byte` in
+/// `text`. The csv crate's own count, and its offset, include the blank
+/// lines it skips before a record: skip them here too.
+pub(super) fn line_at(text: &str, byte: u64) -> u64 {
+    let mut end = usize::try_from(byte).unwrap_or(usize::MAX).min(text.len());
+    while matches!(text.as_bytes().get(end), Some(b'\n' | b'\r')) {
+        end += 1;
+    }
+    let before = text.as_bytes().get(..end).unwrap_or_default();
+    before.iter().filter(|b| **b == b'\n').count() as u64 + 1
 }
 
 fn csv_row(
