@@ -68,15 +68,15 @@ fn csv_file_columns_quoting_and_any_column_order() {
 fn bad_csv_rows_are_reported_with_their_line_and_skipped() {
     let good = |rn: &str| format!("{},,caps/{rn}", stone_cells(rn));
     let rows = [
-        good("LX-1"),                                                           // line 2
-        format!("LX-2,Ruby,Corundum,1.5205,red,oval,mixed,VS,7x6x5,none,,c"),   // 3
-        format!("LX-3,Ruby,Corundum,1.5,red,oval,mixed,VS,7x6,none,,c"),        // 4
-        format!(",Ruby,Corundum,1.5,red,oval,mixed,VS,7x6x5,none,,c"),          // 5
-        format!("{},,", stone_cells("LX-6")),                                   // 6: no files
-        String::new(),                                                          // 7: blank, skipped
-        good("LX-1"),                                                           // 8: repeat
-        format!("LX-9,Ruby,Corundum,1.5,red\u{7},oval,mixed,VS,7x6x5,none,,c"), // 9
-        good("LX-10"),                                                          // 10
+        good("LX-1"),                                                             // line 2
+        "LX-2,Ruby,Corundum,1.5205,red,oval,mixed,VS,7x6x5,none,,c".to_owned(),   // 3
+        "LX-3,Ruby,Corundum,1.5,red,oval,mixed,VS,7x6,none,,c".to_owned(),        // 4
+        ",Ruby,Corundum,1.5,red,oval,mixed,VS,7x6x5,none,,c".to_owned(),          // 5
+        format!("{},,", stone_cells("LX-6")),                                     // 6: no files
+        String::new(), // 7: blank, skipped
+        good("LX-1"),  // 8: repeat
+        "LX-9,Ruby,Corundum,1.5,red\u{7},oval,mixed,VS,7x6x5,none,,c".to_owned(), // 9
+        good("LX-10"), // 10
     ];
     let text = format!("{HEADER}\n{}\n", rows.join("\n"));
     let parsed = parse_csv(&text, Path::new("")).expect("header ok");
