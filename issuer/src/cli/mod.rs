@@ -124,17 +124,24 @@ where
     Cli::try_parse_from(args)
 }
 
-/// The first line of a clap error, without its `error: ` prefix, plus a
-/// pointer to `--help`.
+/// The first paragraph of a clap error on one line, without its `error: `
+/// prefix, plus a pointer to `--help`.
 #[must_use]
 pub fn usage_line(e: &clap::Error) -> String {
     let text = e.to_string();
-    let first = text
+    let first: Vec<&str> = text
         .lines()
         .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("invalid arguments");
-    let first = first.strip_prefix("error: ").unwrap_or(first);
+        .skip_while(|l| l.is_empty())
+        .take_while(|l| !l.is_empty())
+        .collect();
+    let first = first.join(" ");
+    let first = first.strip_prefix("error: ").unwrap_or(&first);
+    let first = if first.is_empty() {
+        "invalid arguments"
+    } else {
+        first
+    };
     format!("{}; see --help", one_line(first))
 }
 
