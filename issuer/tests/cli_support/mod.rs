@@ -1,7 +1,7 @@
 //! Helpers of the CLI integration tests: run the built `loupe-issuer`
 //! binary, check its one-line errors, and a mock issuer API ([`mock`]).
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod mock;
 
