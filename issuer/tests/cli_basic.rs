@@ -2,6 +2,8 @@
 //! `apikey create/list/revoke` on a temporary SQLite database, `qr`, and
 //! one-line errors for wrong flags.
 
+#![allow(clippy::expect_used)]
+
 mod cli_support;
 
 use cli_support::{ok, one_line_error, run_blocking, stderr, stdout};
