@@ -1,10 +1,12 @@
 //! The `loupe-issuer` binary's local commands, run as a process: `keygen`,
-//! `apikey create/list/revoke` on a temporary SQLite database, `qr`, and
-//! one-line errors for wrong flags.
+//! `apikey create/list/revoke` on a fresh SQLite database (and PostgreSQL
+//! when `LOUPE_TEST_POSTGRES_URL` is set), `qr`, and one-line errors.
 
 #![allow(clippy::expect_used)]
 
 mod cli_support;
+#[path = "store_support/mod.rs"]
+mod store_support;
 
 use cli_support::{ok, one_line_error, run_blocking, stderr, stdout};
 use loupe_issuer::apikey::{ApiKey, KeyHash};
@@ -75,9 +77,16 @@ fn keygen_writes_five_files_with_private_modes_and_refuses_to_overwrite() {
 }
 
 #[tokio::test]
-async fn apikey_create_list_revoke_on_sqlite() {
+async fn apikey_create_list_revoke_on_every_database() {
+    for db in store_support::TestDb::all().await {
+        apikey_round_trip(&db).await;
+        db.cleanup().await;
+    }
+}
+
+async fn apikey_round_trip(tdb: &store_support::TestDb) {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let db = format!("sqlite://{}", tmp.path().join("keys.db").display());
+    let db = tdb.url.clone();
     let create = |name: &str| {
         run_blocking(
             tmp.path(),
@@ -114,19 +123,22 @@ async fn apikey_create_list_revoke_on_sqlite() {
         KeyHash::of_plaintext(&key_text).as_bytes().to_vec()
     );
     store.close().await;
-    let raw = std::fs::read(tmp.path().join("keys.db")).expect("db file");
-    assert!(
-        !raw.windows(key_text.len())
-            .any(|w| w == key_text.as_bytes()),
-        "the plaintext key is not in the database file"
-    );
+    if !tdb.is_postgres() {
+        let file = db.strip_prefix("sqlite://").expect("sqlite url");
+        let raw = std::fs::read(file).expect("db file");
+        assert!(
+            !raw.windows(key_text.len())
+                .any(|w| w == key_text.as_bytes()),
+            "the plaintext key is not in the database file"
+        );
+    }
 
     let list = ok(&run_blocking(
         tmp.path(),
         &["apikey", "list", "--database-url", &db],
     ));
     let lines: Vec<&str> = list.lines().collect();
-    assert_eq!(lines.len(), 2, "{list}");
+    assert_eq!(lines.len(), 2, "{} {list}", tdb.name);
     assert!(lines[0].starts_with(&format!("{}\tbench 1\tlab.example\t", stored.id)));
     assert!(lines[0].contains("\tactive\t"), "{list}");
     assert!(!list.contains(&key_text));

@@ -34,7 +34,7 @@ pub struct IssueArgs {
     /// Issuer URL and API key.
     #[command(flatten)]
     pub server: ServerArgs,
-    /// Issue every stone of a CSV or JSON Lines file (columns: see docs/issuer.md).
+    /// Issue every stone of a CSV or JSON Lines file (columns: see docs/issuer-cli.md).
     #[arg(
         long,
         value_name = "FILE",
