@@ -16,7 +16,7 @@ pub struct QrArgs {
     /// A token URL (http:// or https://) or a token id.
     #[arg(value_name = "URL|TOKEN_ID")]
     pub target: String,
-    /// Base of token URLs, for a token id, such as https://lab.example.
+    /// Base of token URLs, for a token id, such as `https://lab.example`.
     #[arg(long, env = "LOUPE_PUBLIC_BASE_URL", value_name = "URL")]
     pub base_url: Option<String>,
     /// Write an SVG image to FILE.
