@@ -308,7 +308,8 @@ async fn a_server_that_certifies_other_bytes_is_caught() {
     let answer = answer_for(&c.report_number, lie, "http://lab");
     let base = serve(Router::new().route(
         "/v1/tokens",
-        post(move || {
+        // Reads the whole body first: answering early races the upload.
+        post(move |_body: axum::body::Bytes| {
             let a = answer.clone();
             async move { (StatusCode::CREATED, axum::Json(a)) }
         }),
