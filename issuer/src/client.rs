@@ -687,7 +687,14 @@ impl IssuerClient {
                     .header(reqwest::header::AUTHORIZATION, bearer.as_str())
                     .multipart(form))
             })
-            .await?;
+            .await;
+        let resp = match resp {
+            Ok(r) => r,
+            Err(e @ ClientError::Transport { .. }) => {
+                return Err(self.explain_upload_failure(e, &url, &bearer).await);
+            }
+            Err(e) => return Err(e),
+        };
         let answer: Issuance = read_json(&url, resp).await?;
         let hashes = states
             .iter()
@@ -713,6 +720,44 @@ impl IssuerClient {
         answer
             .check(&claims.report_number, Some(&expected))
             .map_err(|e| with_url(e, &url))
+    }
+
+    /// A server that refuses an upload early (a bad API key, a file over
+    /// its limit) may close the connection before reading the body, and
+    /// the client then sees only a broken pipe. Ask again without the files
+    /// (an empty JSON body, which issues nothing): a credential problem
+    /// shows there. Otherwise say what probably happened.
+    async fn explain_upload_failure(
+        &self,
+        upload_error: ClientError,
+        url: &str,
+        bearer: &str,
+    ) -> ClientError {
+        let probe = self
+            .http
+            .post(url)
+            .header(reqwest::header::AUTHORIZATION, bearer)
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body("{}")
+            .send()
+            .await;
+        if let Ok(resp) = probe
+            && matches!(
+                resp.status(),
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+            )
+        {
+            return error_answer(url, resp).await;
+        }
+        match upload_error {
+            ClientError::Transport { url, cause } => ClientError::Transport {
+                url,
+                cause: format!(
+                    "{cause} (the issuer closed the connection during the upload: is a file over its upload limit?)"
+                ),
+            },
+            other => other,
+        }
     }
 
     /// `POST /v1/tokens` as JSON with digests only (`--hash-locally`). The
