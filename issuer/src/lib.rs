@@ -1,12 +1,30 @@
 //! # loupe-issuer
 //!
-//! The lab-side Loupe service (under construction).
+//! The lab-side Loupe service: it signs provenance tokens for a lab's
+//! stones, logs them in an append-only RFC 9162 Merkle log on SQLite or
+//! PostgreSQL (C2SP checkpoints and tiles), and serves tokens, proofs, QR
+//! codes and the certified files over HTTP. See `docs/issuer.md`.
+//!
+//! | module | what |
+//! | --- | --- |
+//! | [`app`] | start-up, state, the HTTP server |
+//! | [`api`] | the HTTP routes |
+//! | [`store`] | storage: the `Store` trait, SQLite and PostgreSQL |
+//! | [`sequencer`] | the one task that owns the tree: batches, rules, checkpoints |
+//! | [`proofs`] | inclusion and consistency proofs, tiles, from the store |
+//! | [`media`] | content-addressed file store |
+//! | [`apikey`], [`keys`], [`config`] | credentials, key files, configuration |
+//! | [`problem`] | RFC 9457 problem details |
+//! | [`qr`], [`sample`], [`metrics`] | QR codes, the sample capture, Prometheus metrics |
+//! | [`cli`], [`client`] | the `loupe-issuer` command line and its HTTP client |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod api;
 pub mod apikey;
 pub mod app;
+pub mod cli;
+pub mod client;
 pub mod config;
 pub mod keys;
 pub mod media;
