@@ -20,7 +20,9 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let database_url = args.next().expect("database URL");
     let listen = args.next().unwrap_or_else(|| "127.0.0.1:8080".into());
-    let media = args.next().unwrap_or_else(|| "/tmp/loupe-bench-media".into());
+    let media = args
+        .next()
+        .unwrap_or_else(|| "/tmp/loupe-bench-media".into());
     let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("../keys-example");
     let config = ServeConfig {
         listen: listen.parse().expect("listen address"),
@@ -34,13 +36,26 @@ async fn main() {
         media_dir: media.into(),
         max_upload_size: 256 << 20,
         max_json_body: 1 << 20,
-        batch_size: std::env::var("LOUPE_BATCH_SIZE").ok().and_then(|v| v.parse().ok()).unwrap_or(1024),
-        batch_delay: Duration::from_millis(std::env::var("LOUPE_BATCH_DELAY_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(5)),
+        batch_size: std::env::var("LOUPE_BATCH_SIZE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1024),
+        batch_delay: Duration::from_millis(
+            std::env::var("LOUPE_BATCH_DELAY_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(5),
+        ),
         request_timeout: Duration::from_secs(60),
     };
     let running = loupe_issuer::app::spawn(config).await.expect("start");
     let (key, hash) = ApiKey::generate();
-    running.state.store().create_api_key("bench", "lab.example", hash.as_bytes()).await.expect("api key");
+    running
+        .state
+        .store()
+        .create_api_key("bench", "lab.example", hash.as_bytes())
+        .await
+        .expect("api key");
     println!("API_KEY={}", key.expose_secret());
     println!("listening on {}", running.base_url);
     tokio::signal::ctrl_c().await.ok();

@@ -49,7 +49,13 @@ fn args() -> Args {
             other => panic!("unknown flag {other}"),
         }
     }
-    let host = a.server.trim_start_matches("http://").split(['/', ':']).next().unwrap_or_default().to_owned();
+    let host = a
+        .server
+        .trim_start_matches("http://")
+        .split(['/', ':'])
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     assert!(
         host == "127.0.0.1" || host == "localhost" || host == "[::1]",
         "loadgen only targets loopback, not {host}"
@@ -97,12 +103,20 @@ async fn main() {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..a.concurrency {
-        let (client, bodies, next, url, key) = (client.clone(), bodies.clone(), next.clone(), url.clone(), a.api_key.clone());
+        let (client, bodies, next, url, key) = (
+            client.clone(),
+            bodies.clone(),
+            next.clone(),
+            url.clone(),
+            a.api_key.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
                 let n = next.fetch_add(1, Ordering::Relaxed);
-                let Some(body) = bodies.get(usize::try_from(n).unwrap()) else { break };
+                let Some(body) = bodies.get(usize::try_from(n).unwrap()) else {
+                    break;
+                };
                 let t = Instant::now();
                 let r = client
                     .post(&url)

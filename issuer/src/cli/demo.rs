@@ -26,7 +26,7 @@ use loupe_schemas::checkpoint::{NoteVerifier, open_checkpoint};
 use loupe_schemas::token::{Kid, Provenance, Sha256Digest, Token};
 
 use super::serve::shutdown_signal;
-use super::{CliError, capture, service};
+use super::{CliError, capture};
 use crate::apikey::ApiKey;
 use crate::client::{IssuerClient, UploadFile, error_chain, hash_file};
 use crate::config::{ConfigFile, ServeArgs};
@@ -189,7 +189,7 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
     let sample = sample::write_sample_capture(&capture_dir, 0)?;
     let files = capture::scan(&capture_dir)?;
 
-    let running = service::spawn(config.clone())
+    let running = crate::app::spawn(config.clone())
         .await
         .map_err(|e| CliError::Service(error_chain(&e)))?;
     println!(

@@ -23,7 +23,6 @@ pub mod keygen;
 pub mod qr;
 pub mod revoke;
 pub mod serve;
-pub(crate) mod service;
 pub mod stone;
 
 use std::ffi::OsString;

@@ -4,7 +4,6 @@
 //! the sequencer's current batch finish).
 
 use super::CliError;
-use super::service;
 use crate::client::error_chain;
 use crate::config::ServeArgs;
 
@@ -48,7 +47,7 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
         issuer = %config.issuer_origin,
         "starting loupe-issuer"
     );
-    service::serve(config, shutdown_signal())
+    crate::app::serve(config, shutdown_signal())
         .await
         .map_err(|e| CliError::Service(error_chain(&e)))
 }
