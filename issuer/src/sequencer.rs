@@ -1,9 +1,9 @@
 //! The sequencer: the one task that owns the Merkle tree.
 //!
 //! Submissions queue up on an mpsc channel; the task takes them in batches
-//! (up to [`SequencerConfig::max_batch`] entries, waiting at most
-//! [`SequencerConfig::max_delay`] after the first one arrived), and for each
-//! batch:
+//! (up to [`SequencerConfig::max_batch`] entries, collecting while they keep
+//! arriving for at most [`SequencerConfig::max_delay`] after the first one),
+//! and for each batch:
 //!
 //! 1. looks up, in two concurrent queries, what the log knows about every
 //!    token id the batch names (its own ids, the tokens it revokes or
@@ -62,8 +62,10 @@ use crate::store::{
 pub struct SequencerConfig {
     /// Most entries in one batch (one transaction, one checkpoint).
     pub max_batch: usize,
-    /// Longest time a batch stays open after its first submission arrived,
-    /// waiting for more. Zero closes a batch as soon as the queue is empty.
+    /// Longest time a batch keeps collecting after its first submission
+    /// arrived, while submissions keep arriving. A batch closes earlier when
+    /// the queue stays empty for a couple of scheduler turns, so a lone
+    /// submission is not held back; zero closes it at the first empty queue.
     pub max_delay: Duration,
 }
 
@@ -229,12 +231,58 @@ impl From<ProofError> for SequencerError {
 /// before it stops (about 20 s with the back-off).
 const RELOAD_ATTEMPTS: u32 = 12;
 
+/// Scheduler turns the batcher waits on an empty queue before it closes a
+/// batch early.
+const IDLE_TURNS: u32 = 2;
+
 /// One queued submission.
 struct Submission {
     statement: Statement,
     leaf_hash: Hash,
     arrived: Instant,
-    reply: oneshot::Sender<Result<Sequenced, SubmitError>>,
+    reply: oneshot::Sender<Result<Reply, SubmitError>>,
+}
+
+/// The sequencer's answer to one submission.
+enum Reply {
+    /// Complete.
+    Done(Sequenced),
+    /// Logged in the committed batch: the waiter computes its inclusion
+    /// proof from the batch's hashes, off the sequencer's task.
+    Prove {
+        leaf_index: u64,
+        token_id: TokenId,
+        tree_size: u64,
+        checkpoint: Arc<str>,
+        hashes: Arc<BatchHashes>,
+    },
+}
+
+impl Reply {
+    fn into_sequenced(self) -> Result<Sequenced, SubmitError> {
+        match self {
+            Self::Done(done) => Ok(done),
+            Self::Prove {
+                leaf_index,
+                token_id,
+                tree_size,
+                checkpoint,
+                hashes,
+            } => match prove_inclusion(leaf_index, tree_size, hashes.as_ref()) {
+                Ok(proof) => Ok(Sequenced {
+                    leaf_index,
+                    token_id,
+                    tree_size,
+                    checkpoint,
+                    inclusion_path: proof.path,
+                    already_logged: false,
+                }),
+                Err(e) => Err(SubmitError::Store(Arc::new(StoreError::Corrupt(format!(
+                    "inclusion proof from the batch: {e}"
+                ))))),
+            },
+        }
+    }
 }
 
 // Submissions dominate; boxing them would add an allocation to each.
@@ -336,7 +384,10 @@ impl SequencerHandle {
             .send(Message::Submit(submission))
             .await
             .map_err(|_| SubmitError::Stopped)?;
-        answer.await.map_err(|_| SubmitError::Stopped)?
+        answer
+            .await
+            .map_err(|_| SubmitError::Stopped)??
+            .into_sequenced()
     }
 
     /// Stops the sequencer after the batch in progress: queued submissions
@@ -592,22 +643,25 @@ impl Task {
             let deadline = batch
                 .first()
                 .map_or_else(Instant::now, |s| s.arrived + self.config.max_delay);
+            // Collect while submissions keep arriving, up to max_batch or
+            // until max_delay after the first one; close as soon as the
+            // queue stays empty across a couple of scheduler turns.
+            let mut idle_turns = 0;
             while batch.len() < self.config.max_batch {
                 let next = match self.rx.try_recv() {
                     Ok(m) => Some(m),
                     Err(mpsc::error::TryRecvError::Disconnected) => None,
                     Err(mpsc::error::TryRecvError::Empty) => {
-                        let now = Instant::now();
-                        if now >= deadline {
+                        if idle_turns >= IDLE_TURNS || Instant::now() >= deadline {
                             None
                         } else {
-                            tokio::time::timeout(deadline - now, self.rx.recv())
-                                .await
-                                .ok()
-                                .flatten()
+                            idle_turns += 1;
+                            tokio::task::yield_now().await;
+                            continue;
                         }
                     }
                 };
+                idle_turns = 0;
                 match next {
                     Some(Message::Submit(s)) => batch.push(s),
                     Some(Message::Shutdown(done)) => {
@@ -644,6 +698,7 @@ impl Task {
     /// Sequences one batch. Errors only when the tree cannot be reloaded
     /// after a failed write (the task then stops).
     async fn process(&mut self, batch: Vec<Submission>) -> Result<(), SequencerError> {
+        let started = Instant::now();
         let outcomes = match self.validate(&batch).await {
             Ok(outcomes) => outcomes,
             Err(e) => {
@@ -655,6 +710,7 @@ impl Task {
             }
         };
 
+        let validated = Instant::now();
         let old_size = self.tree.size();
         let old_frontier = self.tree.state.frontier().to_vec();
         let mut hashes = HashMap::with_capacity(batch.len() * 2 + 64);
@@ -680,6 +736,7 @@ impl Task {
             }
         }
 
+        let mut built_at = Instant::now();
         let mut checkpoint = Arc::clone(&self.tree.checkpoint);
         let new_size = self.tree.size();
         if !entries.is_empty() {
@@ -707,6 +764,7 @@ impl Task {
                 checkpoint_root: root,
                 checkpoint_note: note,
             };
+            built_at = Instant::now();
             if let Err(e) = self.store.append_batch(&write).await {
                 return self.fail(batch, e).await;
             }
@@ -714,28 +772,21 @@ impl Task {
             self.tree.checkpoint = Arc::clone(&checkpoint);
         }
 
+        let committed = Instant::now();
         // Committed: answer.
-        let reader = BatchHashes(hashes);
+        let reader = Arc::new(BatchHashes(hashes));
+        let outcomes_len = outcomes.len();
         let mut logged = Vec::new();
         for (s, outcome) in batch.into_iter().zip(outcomes) {
             let token_id = s.statement.id();
             let answer = match outcome {
-                Outcome::New(leaf_index) | Outcome::Repeat(leaf_index) => {
-                    prove_inclusion(leaf_index, new_size, &reader)
-                        .map(|proof| Sequenced {
-                            leaf_index,
-                            token_id,
-                            tree_size: new_size,
-                            checkpoint: Arc::clone(&checkpoint),
-                            inclusion_path: proof.path,
-                            already_logged: false,
-                        })
-                        .map_err(|e| {
-                            SubmitError::Store(Arc::new(StoreError::Corrupt(format!(
-                                "inclusion proof from the batch: {e}"
-                            ))))
-                        })
-                }
+                Outcome::New(leaf_index) | Outcome::Repeat(leaf_index) => Ok(Reply::Prove {
+                    leaf_index,
+                    token_id,
+                    tree_size: new_size,
+                    checkpoint: Arc::clone(&checkpoint),
+                    hashes: Arc::clone(&reader),
+                }),
                 Outcome::Logged(leaf_index) => {
                     logged.push((leaf_index, token_id, s.reply));
                     continue;
@@ -744,6 +795,15 @@ impl Task {
             };
             let _ = s.reply.send(answer);
         }
+        tracing::debug!(
+            entries = new_size - old_size,
+            submissions = outcomes_len,
+            validate_us = (validated - started).as_micros() as u64,
+            build_us = (built_at - validated).as_micros() as u64,
+            write_us = (committed - built_at).as_micros() as u64,
+            answer_us = committed.elapsed().as_micros() as u64,
+            "batch sequenced"
+        );
         if !logged.is_empty() {
             // Proofs of older entries come from the stored tiles; read them
             // off the sequencer's path.
@@ -752,13 +812,15 @@ impl Task {
                 for (leaf_index, token_id, reply) in logged {
                     let answer = inclusion_proof(store.as_ref(), leaf_index, new_size)
                         .await
-                        .map(|proof| Sequenced {
-                            leaf_index,
-                            token_id,
-                            tree_size: new_size,
-                            checkpoint: Arc::clone(&checkpoint),
-                            inclusion_path: proof.path,
-                            already_logged: true,
+                        .map(|proof| {
+                            Reply::Done(Sequenced {
+                                leaf_index,
+                                token_id,
+                                tree_size: new_size,
+                                checkpoint: Arc::clone(&checkpoint),
+                                inclusion_path: proof.path,
+                                already_logged: true,
+                            })
                         })
                         .map_err(|e| SubmitError::Proof(Arc::new(e)));
                     let _ = reply.send(answer);

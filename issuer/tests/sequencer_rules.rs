@@ -20,8 +20,7 @@ use store_support::{
     token_for, token_of,
 };
 
-/// A sequencer whose batches stay open long enough for `join_all`
-/// submissions to land in one batch.
+/// A sequencer with the given `max_delay`.
 async fn spawn(store: &Arc<dyn Store>, max_delay_ms: u64) -> SequencerHandle {
     Sequencer::spawn(
         store.clone(),
@@ -35,7 +34,8 @@ async fn spawn(store: &Arc<dyn Store>, max_delay_ms: u64) -> SequencerHandle {
     .unwrap()
 }
 
-/// Submits all at once (one batch with a long `max_delay`), in order.
+/// Submits all at once, in order: `join_all` enqueues every submission in
+/// its first poll, before the sequencer takes the batch.
 async fn one_batch(
     seq: &SequencerHandle,
     statements: &[&Statement],
