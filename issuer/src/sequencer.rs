@@ -209,9 +209,6 @@ pub enum SequencerError {
     /// A tile the tree needs is missing.
     #[error("{0}")]
     MissingTile(#[from] MissingTile),
-    /// The in-memory tree refused an append.
-    #[error("tree: {0}")]
-    Append(#[from] AppendError),
     /// Internal bookkeeping of the tile edges went wrong (a bug).
     #[error("internal: {0}")]
     Internal(&'static str),
@@ -850,7 +847,7 @@ impl Task {
             attempt += 1;
             let reloaded = match self.lease.check().await {
                 Ok(()) => LogTree::load(self.store.as_ref(), &self.signer).await,
-                Err(StoreError::SequencerLocked) => return Err(StoreError::SequencerLocked.into()),
+                Err(StoreError::LockLost) => return Err(StoreError::LockLost.into()),
                 Err(e) => Err(e.into()),
             };
             match reloaded {

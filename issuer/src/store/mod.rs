@@ -65,6 +65,10 @@ pub enum StoreError {
     /// Another process holds the sequencer lock (PostgreSQL advisory lock).
     #[error("another sequencer holds the log's sequencer lock")]
     SequencerLocked,
+    /// The sequencer lock was lost: the session that held it is gone, and
+    /// another instance may sequence now.
+    #[error("the sequencer lock was lost")]
+    LockLost,
     /// The database holds a value this code cannot have written (wrong
     /// length, out-of-range number, unknown kind) or contradicts itself.
     #[error("stored data is corrupt: {0}")]
@@ -315,11 +319,11 @@ pub struct ApiKey {
 #[async_trait]
 pub trait SequencerLease: Send + Sync + std::fmt::Debug {
     /// Checks that the lock is still held (the PostgreSQL session that
-    /// holds the advisory lock is alive).
+    /// holds the advisory lock is alive and holds it).
     ///
     /// # Errors
     ///
-    /// [`StoreError::Database`] when the lock's session is gone.
+    /// [`StoreError::LockLost`] when it is not.
     async fn check(&self) -> Result<(), StoreError>;
 }
 
@@ -585,6 +589,15 @@ pub(crate) fn chunk_sizes(mut n: usize, max: usize) -> Vec<usize> {
 /// The entry columns, in the order [`entry_from_row`] reads them.
 pub(crate) const ENTRY_COLUMNS: &str =
     "leaf_index, token_id, kind, iss, sub, supersedes, revokes, statement, created_at";
+
+/// [`ENTRY_COLUMNS`] qualified by a table alias: `e.leaf_index, …`.
+pub(crate) fn entry_columns(alias: &str) -> String {
+    ENTRY_COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// Number of columns in [`ENTRY_COLUMNS`].
 pub(crate) const ENTRY_WIDTH: usize = 9;

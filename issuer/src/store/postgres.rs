@@ -14,8 +14,8 @@ use tokio::sync::Mutex;
 use super::{
     ApiKey, Backend, ENTRY_COLUMNS, LogBatch, LoggedEntry, SequencerLease, Store, StoreError,
     StoredCheckpoint, StoredEntry, StoredTile, SubjectHead, TokenStatus, api_key_from_row,
-    checkpoint_from_row, entry_from_row, head_from_row, logged_from_row, status_from_row,
-    tile_from_row, to_i64, to_u64, unix_now,
+    checkpoint_from_row, entry_columns, entry_from_row, head_from_row, logged_from_row,
+    status_from_row, tile_from_row, to_i64, to_u64, unix_now,
 };
 
 /// The advisory lock key of the sequencer: the bytes of `loupe_sq`.
@@ -29,14 +29,6 @@ const MAX_CONNECTIONS: u32 = 10;
 pub struct PostgresStore {
     pool: PgPool,
     options: PgConnectOptions,
-}
-
-fn entry_columns(alias: &str) -> String {
-    ENTRY_COLUMNS
-        .split(", ")
-        .map(|c| format!("{alias}.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 static STATUS_SQL: LazyLock<String> = LazyLock::new(|| {
@@ -124,18 +116,17 @@ impl SequencerLease for PgLease {
     async fn check(&self) -> Result<(), StoreError> {
         let mut conn = self.0.lock().await;
         // The lock lives as long as the session: a live session holds it.
-        let held: bool = sqlx::query_scalar(
+        let held: Result<bool, _> = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' \
              AND pid = pg_backend_pid() AND granted \
              AND classid = ($1 >> 32)::oid AND objid = ($1 & 4294967295)::oid)",
         )
         .bind(SEQUENCER_LOCK_KEY)
         .fetch_one(&mut *conn)
-        .await?;
-        if held {
-            Ok(())
-        } else {
-            Err(StoreError::SequencerLocked)
+        .await;
+        match held {
+            Ok(true) => Ok(()),
+            Ok(false) | Err(_) => Err(StoreError::LockLost),
         }
     }
 }

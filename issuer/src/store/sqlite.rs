@@ -18,8 +18,8 @@ use sqlx::{Arguments as _, AssertSqlSafe};
 use super::{
     ApiKey, Backend, ENTRY_COLUMNS, LogBatch, LoggedEntry, SequencerLease, Store, StoreError,
     StoredCheckpoint, StoredEntry, StoredTile, SubjectHead, TokenStatus, api_key_from_row,
-    checkpoint_from_row, chunk_sizes, entry_from_row, head_from_row, logged_from_row,
-    status_from_row, tile_from_row, to_i64, to_u64, unix_now,
+    checkpoint_from_row, chunk_sizes, entry_columns, entry_from_row, head_from_row,
+    logged_from_row, status_from_row, tile_from_row, to_i64, to_u64, unix_now,
 };
 
 /// Rows per multi-row statement. SQLite allows 32766 bound variables; 256
@@ -50,15 +50,6 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Whether a sequencer of this process holds the lease.
     sequencing: Arc<AtomicBool>,
-}
-
-/// `e.leaf_index, e.token_id, …` for a table alias.
-fn entry_columns(alias: &str) -> String {
-    ENTRY_COLUMNS
-        .split(", ")
-        .map(|c| format!("{alias}.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 static SELECT_ENTRY: LazyLock<String> =
