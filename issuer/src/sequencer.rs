@@ -32,7 +32,7 @@
 //! The sequencer does not check issuer signatures: the API verifies every
 //! statement against the issuer's key before submitting it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,9 +53,7 @@ use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::proofs::{MissingTile, ProofError, TileHashes, inclusion_proof};
-use crate::store::{
-    EntryKind, LogBatch, LoggedEntry, NewEntry, SequencerLease, Store, StoreError, StoredTile,
-};
+use crate::store::{EntryKind, LogBatch, NewEntry, SequencerLease, Store, StoreError, StoredTile};
 
 /// How the sequencer forms batches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -329,15 +327,9 @@ impl Sequencer {
             max_delay: config.max_delay,
         };
         let (tx, rx) = mpsc::channel(config.max_batch.saturating_mul(4).max(64));
-        let task = Task {
-            store,
-            signer: log_signer,
-            config,
-            lease,
-            tree,
-            rx,
-        };
-        tokio::spawn(task.run());
+        let (task, writer) = Task::new(store, log_signer, config, lease, tree, rx);
+        let writer = tokio::spawn(writer.run());
+        tokio::spawn(task.run(writer));
         Ok(SequencerHandle { tx, origin })
     }
 }
@@ -592,7 +584,8 @@ enum Outcome {
     /// The same statement as an earlier submission of the batch, appended
     /// at this leaf index.
     Repeat(u64),
-    /// Already in the log at this leaf index before the batch.
+    /// Already in the log (or in a batch still being written) at this leaf
+    /// index.
     Logged(u64),
     /// Refused.
     Rejected(SubmitError),
@@ -605,14 +598,67 @@ struct Head {
     revoked_by: Option<TokenId>,
 }
 
-/// An entry as validation knows it (logged or appended in this batch).
+/// An entry as validation knows it (logged, in flight, or in this batch).
+#[derive(Clone)]
 struct Known {
+    leaf_index: u64,
     kind: EntryKind,
     iss: String,
     sub: Option<String>,
     revoked_by: Option<TokenId>,
 }
 
+/// What a batch handed to the writer but not yet committed changes, for
+/// validating the next batches before it commits.
+struct Overlay {
+    /// The batch's number.
+    batch_no: u64,
+    /// Its new entries.
+    entries: HashMap<TokenId, Known>,
+    /// Tokens it revokes, with the revocation.
+    revoked: HashMap<TokenId, TokenId>,
+    /// Stones whose latest token it changes.
+    heads: HashMap<(String, String), Head>,
+}
+
+/// A batch for the writer: what to write, then whom to answer.
+struct WriteJob {
+    generation: u64,
+    batch_no: u64,
+    write: Option<LogBatch>,
+    answers: Vec<(oneshot::Sender<Result<Reply, SubmitError>>, Answer)>,
+    new_size: u64,
+    checkpoint: Arc<str>,
+    hashes: Arc<BatchHashes>,
+    validate_us: u64,
+    build_us: u64,
+}
+
+/// How to answer one waiter once the job's write committed.
+enum Answer {
+    /// A leaf of this batch.
+    Prove { leaf_index: u64, token_id: TokenId },
+    /// An entry logged earlier: its proof is read from the stored tiles.
+    Logged { leaf_index: u64, token_id: TokenId },
+    /// Refused.
+    Rejected(SubmitError),
+}
+
+enum WriterMessage {
+    Job(Box<WriteJob>),
+    /// Answered once every earlier job is done.
+    Barrier(oneshot::Sender<()>),
+}
+
+/// What the writer reports back to the batcher.
+enum WriteDone {
+    Committed { batch_no: u64 },
+    Failed { generation: u64 },
+}
+
+/// Stage 1: collects, validates, appends to the tree, builds tiles and
+/// signs; hands each batch to the writer (stage 2), which commits and
+/// answers. The next batch is prepared while the previous one is written.
 struct Task {
     store: Arc<dyn Store>,
     signer: NoteSigner,
@@ -620,10 +666,47 @@ struct Task {
     lease: Box<dyn SequencerLease>,
     tree: LogTree,
     rx: mpsc::Receiver<Message>,
+    overlays: VecDeque<Overlay>,
+    generation: u64,
+    next_batch_no: u64,
+    writer: mpsc::Sender<WriterMessage>,
+    done: mpsc::UnboundedReceiver<WriteDone>,
 }
 
 impl Task {
-    async fn run(mut self) {
+    fn new(
+        store: Arc<dyn Store>,
+        signer: NoteSigner,
+        config: SequencerConfig,
+        lease: Box<dyn SequencerLease>,
+        tree: LogTree,
+        rx: mpsc::Receiver<Message>,
+    ) -> (Self, Writer) {
+        let (writer, jobs) = mpsc::channel(1);
+        let (done_tx, done) = mpsc::unbounded_channel();
+        let task = Self {
+            store: Arc::clone(&store),
+            signer,
+            config,
+            lease,
+            tree,
+            rx,
+            overlays: VecDeque::new(),
+            generation: 0,
+            next_batch_no: 0,
+            writer,
+            done,
+        };
+        let writer = Writer {
+            store,
+            jobs,
+            done: done_tx,
+            failed: None,
+        };
+        (task, writer)
+    }
+
+    async fn run(mut self, writer: tokio::task::JoinHandle<()>) {
         let mut batch = Vec::with_capacity(self.config.max_batch);
         let mut shutdown = None;
         while shutdown.is_none() {
@@ -674,7 +757,8 @@ impl Task {
                 break;
             }
         }
-        // Refuse whatever is still queued, then release the lock.
+        // Refuse whatever is still queued, let the writer finish its jobs,
+        // then release the lock.
         self.rx.close();
         while let Ok(message) = self.rx.try_recv() {
             match message {
@@ -686,161 +770,58 @@ impl Task {
                 }
             }
         }
+        drop(self.writer);
+        let _ = writer.await;
         drop(self.lease);
         if let Some(done) = shutdown {
             let _ = done.send(());
         }
     }
 
-    /// Sequences one batch. Errors only when the tree cannot be reloaded
-    /// after a failed write (the task then stops).
-    async fn process(&mut self, batch: Vec<Submission>) -> Result<(), SequencerError> {
-        let started = Instant::now();
-        let outcomes = match self.validate(&batch).await {
-            Ok(outcomes) => outcomes,
-            Err(e) => {
-                let e = Arc::new(e);
-                for s in batch {
-                    let _ = s.reply.send(Err(SubmitError::Store(Arc::clone(&e))));
-                }
-                return Ok(());
-            }
-        };
-
-        let validated = Instant::now();
-        let old_size = self.tree.size();
-        let old_frontier = self.tree.state.frontier().to_vec();
-        let mut hashes = HashMap::with_capacity(batch.len() * 2 + 64);
-        if let Ok(indexes) = tree_hash_indexes(old_size) {
-            hashes.extend(indexes.into_iter().zip(old_frontier));
-        }
-        let mut full = HashMap::new();
-        let mut entries = Vec::new();
-        let mut outcomes = outcomes;
-        for (s, outcome) in batch.iter().zip(outcomes.iter_mut()) {
-            if let Outcome::New(expected) = outcome {
-                match self.tree.append(s.leaf_hash, &mut hashes, &mut full) {
-                    Ok(index) if index == *expected => {
-                        entries.push(NewEntry::from_statement(index, &s.statement));
+    /// Applies the writer's reports: drops the overlays of committed
+    /// batches; after a failure, waits for the writer to drain and reloads
+    /// the tree from the database.
+    async fn sync_with_writer(&mut self) -> Result<(), SequencerError> {
+        let mut failed = false;
+        while let Ok(done) = self.done.try_recv() {
+            match done {
+                WriteDone::Committed { batch_no } => {
+                    while self
+                        .overlays
+                        .front()
+                        .is_some_and(|o| o.batch_no <= batch_no)
+                    {
+                        self.overlays.pop_front();
                     }
-                    Ok(_) => {
-                        return self
-                            .fail(batch, StoreError::Corrupt("leaf index drift".into()))
-                            .await;
-                    }
-                    Err(_) => *outcome = Outcome::Rejected(SubmitError::LogFull),
                 }
+                WriteDone::Failed { generation } => failed |= generation == self.generation,
             }
         }
-
-        let mut built_at = Instant::now();
-        let mut checkpoint = Arc::clone(&self.tree.checkpoint);
-        let new_size = self.tree.size();
-        if !entries.is_empty() {
-            let root = self.tree.state.root();
-            let built = self.tree.changed_tiles(old_size, full).and_then(|tiles| {
-                let body = Checkpoint::new(self.signer.name(), new_size, root, vec![])?;
-                Ok((tiles, sign_checkpoint(&body, &self.signer)?))
-            });
-            let (tiles, note) = match built {
-                Ok(built) => built,
-                Err(e) => {
-                    return self
-                        .fail(
-                            batch,
-                            StoreError::Corrupt(format!("building the batch: {e}")),
-                        )
-                        .await;
-                }
-            };
-            let write = LogBatch {
-                old_size,
-                entries,
-                tiles,
-                checkpoint_size: new_size,
-                checkpoint_root: root,
-                checkpoint_note: note,
-            };
-            built_at = Instant::now();
-            if let Err(e) = self.store.append_batch(&write).await {
-                return self.fail(batch, e).await;
-            }
-            checkpoint = Arc::from(write.checkpoint_note);
-            self.tree.checkpoint = Arc::clone(&checkpoint);
-        }
-
-        let committed = Instant::now();
-        // Committed: answer.
-        let reader = Arc::new(BatchHashes(hashes));
-        let outcomes_len = outcomes.len();
-        let mut logged = Vec::new();
-        for (s, outcome) in batch.into_iter().zip(outcomes) {
-            let token_id = s.statement.id();
-            let answer = match outcome {
-                Outcome::New(leaf_index) | Outcome::Repeat(leaf_index) => Ok(Reply::Prove {
-                    leaf_index,
-                    token_id,
-                    tree_size: new_size,
-                    checkpoint: Arc::clone(&checkpoint),
-                    hashes: Arc::clone(&reader),
-                }),
-                Outcome::Logged(leaf_index) => {
-                    logged.push((leaf_index, token_id, s.reply));
-                    continue;
-                }
-                Outcome::Rejected(e) => Err(e),
-            };
-            let _ = s.reply.send(answer);
-        }
-        tracing::debug!(
-            entries = new_size - old_size,
-            submissions = outcomes_len,
-            validate_us = (validated - started).as_micros() as u64,
-            build_us = (built_at - validated).as_micros() as u64,
-            write_us = (committed - built_at).as_micros() as u64,
-            answer_us = committed.elapsed().as_micros() as u64,
-            "batch sequenced"
-        );
-        if !logged.is_empty() {
-            // Proofs of older entries come from the stored tiles; read them
-            // off the sequencer's path.
-            let store = Arc::clone(&self.store);
-            tokio::spawn(async move {
-                for (leaf_index, token_id, reply) in logged {
-                    let answer = inclusion_proof(store.as_ref(), leaf_index, new_size)
-                        .await
-                        .map(|proof| {
-                            Reply::Done(Sequenced {
-                                leaf_index,
-                                token_id,
-                                tree_size: new_size,
-                                checkpoint: Arc::clone(&checkpoint),
-                                inclusion_path: proof.path,
-                                already_logged: true,
-                            })
-                        })
-                        .map_err(|e| SubmitError::Proof(Arc::new(e)));
-                    let _ = reply.send(answer);
-                }
-            });
+        if failed {
+            self.reload().await?;
         }
         Ok(())
     }
 
-    /// Answers every waiter of a failed batch and reloads the tree.
-    async fn fail(
-        &mut self,
-        batch: Vec<Submission>,
-        error: StoreError,
-    ) -> Result<(), SequencerError> {
-        tracing::warn!(error = %error, entries = batch.len(), "batch not persisted");
-        let error = Arc::new(error);
-        for s in batch {
-            let _ = s.reply.send(Err(SubmitError::Store(Arc::clone(&error))));
+    /// Waits until the writer has finished every job handed to it, then
+    /// rebuilds the tree from the database: what it holds is the truth.
+    async fn reload(&mut self) -> Result<(), SequencerError> {
+        let (barrier, passed) = oneshot::channel();
+        if self
+            .writer
+            .send(WriterMessage::Barrier(barrier))
+            .await
+            .is_ok()
+        {
+            let _ = passed.await;
         }
-        // Reload what the database holds; retry a passing outage for a
-        // while (submissions wait in the queue), but never sequence on a
-        // tree that may differ from the database.
+        // Reports that arrived meanwhile concern the old generation.
+        while self.done.try_recv().is_ok() {}
+        self.overlays.clear();
+        self.generation += 1;
+        // Retry a passing outage for a while (submissions wait in the
+        // queue), but never sequence on a tree that may differ from the
+        // database.
         let mut delay = Duration::from_millis(50);
         let mut attempt = 0;
         loop {
@@ -865,9 +846,135 @@ impl Task {
         }
     }
 
+    /// Prepares one batch and hands it to the writer. Errors only when the
+    /// tree cannot be reloaded after a failure (the task then stops).
+    async fn process(&mut self, batch: Vec<Submission>) -> Result<(), SequencerError> {
+        self.sync_with_writer().await?;
+        let started = Instant::now();
+        let (outcomes, overlay) = match self.validate(&batch).await {
+            Ok(validated) => validated,
+            Err(e) => {
+                let e = Arc::new(e);
+                for s in batch {
+                    let _ = s.reply.send(Err(SubmitError::Store(Arc::clone(&e))));
+                }
+                return Ok(());
+            }
+        };
+        let validated = Instant::now();
+
+        let old_size = self.tree.size();
+        let mut hashes = HashMap::with_capacity(batch.len() * 2 + 64);
+        if let Ok(indexes) = tree_hash_indexes(old_size) {
+            hashes.extend(
+                indexes
+                    .into_iter()
+                    .zip(self.tree.state.frontier().iter().copied()),
+            );
+        }
+        let mut full = HashMap::new();
+        let mut entries = Vec::new();
+        let mut outcomes = outcomes;
+        let mut drift = false;
+        for (s, outcome) in batch.iter().zip(outcomes.iter_mut()) {
+            if let Outcome::New(expected) = outcome {
+                match self.tree.append(s.leaf_hash, &mut hashes, &mut full) {
+                    Ok(index) if index == *expected => {
+                        entries.push(NewEntry::from_statement(index, &s.statement));
+                    }
+                    Ok(_) => drift = true,
+                    Err(_) => *outcome = Outcome::Rejected(SubmitError::LogFull),
+                }
+            }
+        }
+        let new_size = self.tree.size();
+        let mut write = None;
+        if !entries.is_empty() && !drift {
+            let root = self.tree.state.root();
+            let built = self.tree.changed_tiles(old_size, full).and_then(|tiles| {
+                let body = Checkpoint::new(self.signer.name(), new_size, root, vec![])?;
+                Ok((tiles, sign_checkpoint(&body, &self.signer)?))
+            });
+            match built {
+                Ok((tiles, note)) => {
+                    self.tree.checkpoint = Arc::from(note.as_str());
+                    write = Some(LogBatch {
+                        old_size,
+                        entries,
+                        tiles,
+                        checkpoint_size: new_size,
+                        checkpoint_root: root,
+                        checkpoint_note: note,
+                    });
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "building a batch failed");
+                    drift = true;
+                }
+            }
+        }
+        if drift {
+            // The in-memory tree no longer matches what was validated.
+            let e = Arc::new(StoreError::Corrupt("the batch could not be built".into()));
+            for s in batch {
+                let _ = s.reply.send(Err(SubmitError::Store(Arc::clone(&e))));
+            }
+            return self.reload().await;
+        }
+
+        let batch_no = self.next_batch_no;
+        self.next_batch_no += 1;
+        if write.is_some() {
+            self.overlays.push_back(Overlay {
+                batch_no,
+                ..overlay
+            });
+        }
+        let answers = batch
+            .into_iter()
+            .zip(outcomes)
+            .map(|(s, outcome)| {
+                let token_id = s.statement.id();
+                let answer = match outcome {
+                    Outcome::New(leaf_index) | Outcome::Repeat(leaf_index) => Answer::Prove {
+                        leaf_index,
+                        token_id,
+                    },
+                    Outcome::Logged(leaf_index) => Answer::Logged {
+                        leaf_index,
+                        token_id,
+                    },
+                    Outcome::Rejected(e) => Answer::Rejected(e),
+                };
+                (s.reply, answer)
+            })
+            .collect();
+        let job = WriteJob {
+            generation: self.generation,
+            batch_no,
+            write,
+            answers,
+            new_size,
+            checkpoint: Arc::clone(&self.tree.checkpoint),
+            hashes: Arc::new(BatchHashes(hashes)),
+            validate_us: u64::try_from((validated - started).as_micros()).unwrap_or(u64::MAX),
+            build_us: u64::try_from(validated.elapsed().as_micros()).unwrap_or(u64::MAX),
+        };
+        if self
+            .writer
+            .send(WriterMessage::Job(Box::new(job)))
+            .await
+            .is_err()
+        {
+            return Err(SequencerError::Internal("the writer task stopped"));
+        }
+        Ok(())
+    }
+
     /// Decides every submission of the batch, in order, against the log
-    /// (two queries) and the batch's earlier submissions.
-    async fn validate(&self, batch: &[Submission]) -> Result<Vec<Outcome>, StoreError> {
+    /// (two queries), the batches still being written, and the batch's
+    /// earlier submissions. Returns the outcomes and what the batch changes.
+    async fn validate(&self, batch: &[Submission]) -> Result<(Vec<Outcome>, Overlay), StoreError> {
         let mut ids = HashSet::with_capacity(batch.len() * 2);
         let mut subjects = HashSet::with_capacity(batch.len());
         for s in batch {
@@ -884,56 +991,69 @@ impl Task {
                 }
             }
         }
-        let ids: Vec<TokenId> = ids.into_iter().collect();
-        let subjects: Vec<(String, String)> = subjects.into_iter().collect();
+        let id_list: Vec<TokenId> = ids.iter().copied().collect();
+        let subject_list: Vec<(String, String)> = subjects.iter().cloned().collect();
         let (logged, heads) = tokio::join!(
-            self.store.lookup_entries(&ids),
-            self.store.subject_heads(&subjects)
+            self.store.lookup_entries(&id_list),
+            self.store.subject_heads(&subject_list)
         );
         let mut known: HashMap<TokenId, Known> = HashMap::with_capacity(batch.len() * 2);
-        let mut leaf_of: HashMap<TokenId, (u64, bool)> = HashMap::with_capacity(batch.len());
-        for LoggedEntry {
-            token_id,
-            leaf_index,
-            kind,
-            iss,
-            sub,
-            revoked_by,
-        } in logged?
-        {
-            leaf_of.insert(token_id, (leaf_index, false));
+        for e in logged? {
             known.insert(
-                token_id,
+                e.token_id,
                 Known {
-                    kind,
-                    iss,
-                    sub,
-                    revoked_by,
+                    leaf_index: e.leaf_index,
+                    kind: e.kind,
+                    iss: e.iss,
+                    sub: e.sub,
+                    revoked_by: e.revoked_by,
                 },
             );
         }
         let mut heads: HashMap<(String, String), Head> = heads?
             .into_iter()
             .map(|h| {
-                (
-                    (h.iss, h.sub),
-                    Head {
-                        token_id: h.token_id,
-                        revoked_by: h.revoked_by,
-                    },
-                )
+                let head = Head {
+                    token_id: h.token_id,
+                    revoked_by: h.revoked_by,
+                };
+                ((h.iss, h.sub), head)
             })
             .collect();
+        // Batches handed to the writer but not committed yet, oldest first.
+        for o in &self.overlays {
+            for (id, e) in &o.entries {
+                if ids.contains(id) {
+                    known.insert(*id, e.clone());
+                }
+            }
+            for (target, revocation) in &o.revoked {
+                if let Some(t) = known.get_mut(target) {
+                    t.revoked_by = Some(*revocation);
+                }
+            }
+            for (subject, head) in &o.heads {
+                if subjects.contains(subject) {
+                    heads.insert(subject.clone(), *head);
+                }
+            }
+        }
 
+        let mut overlay = Overlay {
+            batch_no: 0,
+            entries: HashMap::new(),
+            revoked: HashMap::new(),
+            heads: HashMap::new(),
+        };
         let mut next = self.tree.size();
         let mut outcomes = Vec::with_capacity(batch.len());
         for s in batch {
             let id = s.statement.id();
-            if let Some(&(leaf_index, new)) = leaf_of.get(&id) {
-                outcomes.push(if new {
-                    Outcome::Repeat(leaf_index)
+            if let Some(k) = known.get(&id) {
+                outcomes.push(if overlay.entries.contains_key(&id) {
+                    Outcome::Repeat(k.leaf_index)
                 } else {
-                    Outcome::Logged(leaf_index)
+                    Outcome::Logged(k.leaf_index)
                 });
                 continue;
             }
@@ -941,14 +1061,14 @@ impl Task {
                 Statement::Token(t) => {
                     let key = (t.claims().iss.clone(), t.claims().sub.clone());
                     check_token(heads.get(&key).copied(), t.provenance().supersedes).map(|()| {
-                        heads.insert(
-                            key,
-                            Head {
-                                token_id: id,
-                                revoked_by: None,
-                            },
-                        );
+                        let head = Head {
+                            token_id: id,
+                            revoked_by: None,
+                        };
+                        heads.insert(key.clone(), head);
+                        overlay.heads.insert(key, head);
                         Known {
+                            leaf_index: next,
                             kind: EntryKind::Token,
                             iss: t.claims().iss.clone(),
                             sub: Some(t.claims().sub.clone()),
@@ -959,16 +1079,24 @@ impl Task {
                 Statement::Revocation(r) => {
                     let target = r.revokes();
                     check_revocation(known.get(&target), &r.claims().iss, target).map(|()| {
+                        overlay.revoked.insert(target, id);
                         if let Some(t) = known.get_mut(&target) {
                             t.revoked_by = Some(id);
-                            if let Some(sub) = &t.sub
-                                && let Some(head) = heads.get_mut(&(t.iss.clone(), sub.clone()))
-                                && head.token_id == target
-                            {
-                                head.revoked_by = Some(id);
+                            if let Some(e) = overlay.entries.get_mut(&target) {
+                                e.revoked_by = Some(id);
+                            }
+                            if let Some(sub) = &t.sub {
+                                let key = (t.iss.clone(), sub.clone());
+                                if let Some(head) = heads.get_mut(&key)
+                                    && head.token_id == target
+                                {
+                                    head.revoked_by = Some(id);
+                                    overlay.heads.insert(key, *head);
+                                }
                             }
                         }
                         Known {
+                            leaf_index: next,
                             kind: EntryKind::Revocation,
                             iss: r.claims().iss.clone(),
                             sub: None,
@@ -979,15 +1107,130 @@ impl Task {
             };
             match verdict {
                 Ok(entry) => {
+                    overlay.entries.insert(id, entry.clone());
                     known.insert(id, entry);
-                    leaf_of.insert(id, (next, true));
                     outcomes.push(Outcome::New(next));
                     next += 1;
                 }
                 Err(e) => outcomes.push(Outcome::Rejected(e)),
             }
         }
-        Ok(outcomes)
+        Ok((outcomes, overlay))
+    }
+}
+
+/// Stage 2: writes each batch in one transaction, then answers its waiters.
+struct Writer {
+    store: Arc<dyn Store>,
+    jobs: mpsc::Receiver<WriterMessage>,
+    done: mpsc::UnboundedSender<WriteDone>,
+    /// The generation whose batch failed: its later batches are refused
+    /// unwritten (they were built on the failed one).
+    failed: Option<(u64, Arc<StoreError>)>,
+}
+
+impl Writer {
+    async fn run(mut self) {
+        while let Some(message) = self.jobs.recv().await {
+            match message {
+                WriterMessage::Barrier(passed) => {
+                    let _ = passed.send(());
+                }
+                WriterMessage::Job(job) => self.write(*job).await,
+            }
+        }
+    }
+
+    async fn write(&mut self, job: WriteJob) {
+        if let Some((generation, e)) = &self.failed
+            && *generation == job.generation
+        {
+            let e = Arc::clone(e);
+            for (reply, _) in job.answers {
+                let _ = reply.send(Err(SubmitError::Store(Arc::clone(&e))));
+            }
+            return;
+        }
+        let started = Instant::now();
+        if let Some(write) = &job.write
+            && let Err(e) = self.store.append_batch(write).await
+        {
+            tracing::warn!(error = %e, entries = write.entries.len(), "batch not persisted");
+            let e = Arc::new(e);
+            self.failed = Some((job.generation, Arc::clone(&e)));
+            let _ = self.done.send(WriteDone::Failed {
+                generation: job.generation,
+            });
+            for (reply, _) in job.answers {
+                let _ = reply.send(Err(SubmitError::Store(Arc::clone(&e))));
+            }
+            return;
+        }
+        let written = Instant::now();
+        let _ = self.done.send(WriteDone::Committed {
+            batch_no: job.batch_no,
+        });
+        // Committed: answer.
+        let submissions = job.answers.len();
+        let mut logged = Vec::new();
+        for (reply, answer) in job.answers {
+            let answer = match answer {
+                Answer::Prove {
+                    leaf_index,
+                    token_id,
+                } => Ok(Reply::Prove {
+                    leaf_index,
+                    token_id,
+                    tree_size: job.new_size,
+                    checkpoint: Arc::clone(&job.checkpoint),
+                    hashes: Arc::clone(&job.hashes),
+                }),
+                Answer::Logged {
+                    leaf_index,
+                    token_id,
+                } => {
+                    logged.push((leaf_index, token_id, reply));
+                    continue;
+                }
+                Answer::Rejected(e) => Err(e),
+            };
+            let _ = reply.send(answer);
+        }
+        tracing::debug!(
+            entries = job.write.as_ref().map_or(0, |w| w.entries.len()),
+            submissions,
+            validate_us = job.validate_us,
+            build_us = job.build_us,
+            write_us = u64::try_from((written - started).as_micros()).unwrap_or(u64::MAX),
+            answer_us = u64::try_from(written.elapsed().as_micros()).unwrap_or(u64::MAX),
+            "batch sequenced"
+        );
+        if !logged.is_empty() {
+            // Proofs of older entries come from the stored tiles; read them
+            // off the writer's path.
+            let store = Arc::clone(&self.store);
+            let (new_size, checkpoint) = (job.new_size, job.checkpoint);
+            tokio::spawn(async move {
+                for (leaf_index, token_id, reply) in logged {
+                    let answer = inclusion_proof(store.as_ref(), leaf_index, new_size)
+                        .await
+                        .map(|proof| {
+                            Reply::Done(Sequenced {
+                                leaf_index,
+                                token_id,
+                                tree_size: new_size,
+                                checkpoint: Arc::clone(&checkpoint),
+                                inclusion_path: proof.path,
+                                already_logged: true,
+                            })
+                        })
+                        .map_err(|e| SubmitError::Proof(Arc::new(e)));
+                    let _ = reply.send(answer);
+                }
+            });
+        }
+        // Free the batch (statements, tiles) off the batcher's path.
+        drop(job.write);
     }
 }
 
