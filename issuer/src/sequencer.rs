@@ -17,14 +17,22 @@
 //! 3. appends the accepted leaves to the in-memory tree (an
 //!    [`AppendState`] plus the right edge of every tile level), computes the
 //!    new and grown hash tiles, and signs one checkpoint;
-//! 4. writes entries, tiles and checkpoint in **one transaction**
-//!    ([`Store::append_batch`]);
-//! 5. only after the commit answers each waiter with its leaf index, the
-//!    signed checkpoint and the inclusion proof ([`Sequenced`]).
+//! 4. hands the batch to the writer task, which writes entries, tiles and
+//!    checkpoint in **one transaction** ([`Store::append_batch`]);
+//! 5. only after the commit, the writer answers each waiter with its leaf
+//!    index, the signed checkpoint and the inclusion proof ([`Sequenced`];
+//!    the waiter computes its path from the batch's hashes).
 //!
-//! If the transaction fails, every waiter of the batch gets
-//! [`SubmitError::Store`] and the task reloads the tree from the database:
-//! nothing is half written and nothing acknowledged is lost. On start it
+//! The two stages overlap: while the writer commits batch *n*, the batcher
+//! validates and builds batch *n + 1* against the database plus the
+//! changes of the batches not committed yet (an overlay per batch in
+//! flight, dropped once the writer reports the commit).
+//!
+//! If the transaction fails, every waiter of the batch, and of the batches
+//! built on it, gets [`SubmitError::Store`]; the batcher waits for the
+//! writer to drain and reloads the tree from the database: nothing is half
+//! written and nothing acknowledged is lost. A PostgreSQL sequencer that
+//! finds its lock gone ([`StoreError::LockLost`]) stops instead. On start it
 //! resumes from the database (size and root from the latest checkpoint,
 //! frontier and tile edges from the stored tiles, root checked), and an
 //! empty log gets a signed checkpoint of size 0.
