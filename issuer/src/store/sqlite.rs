@@ -101,7 +101,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
-            .statement_cache_capacity(256);
+            .statement_cache_capacity(256)
+            // Statement journals of multi-row inserts stay in memory.
+            .pragma("temp_store", "MEMORY");
         let pool = |connections: u32, cache_kib: i64| {
             SqlitePoolOptions::new()
                 .max_connections(connections)
