@@ -1281,3 +1281,139 @@ fn check_revocation(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use loupe_schemas::merkle::{MemoryHashStore, leaf_hash, prove_inclusion};
+    use loupe_schemas::tiles::{read_tile_data, tiles_for_tree};
+
+    use super::{BatchHashes, LogTree};
+
+    /// The tile edges the sequencer keeps produce, batch after batch, the
+    /// very tiles a full in-memory tree gives, up to tile level 2.
+    #[test]
+    fn batches_write_the_tiles_of_the_memory_tree() {
+        let mut tree = LogTree {
+            state: loupe_schemas::merkle::AppendState::new(),
+            edges: Vec::new(),
+            checkpoint: Arc::from(""),
+        };
+        let mut mem = MemoryHashStore::new();
+        let mut written: HashMap<(u8, u64), Vec<u8>> = HashMap::new();
+        let sizes = [1usize, 1, 3, 250, 1, 2, 1024, 7, 65_000, 300, 4_000];
+        let mut n = 0u64;
+        for size in sizes {
+            let old_size = tree.state.size();
+            let mut hashes = HashMap::new();
+            if let Ok(indexes) = super::tree_hash_indexes(old_size) {
+                hashes.extend(
+                    indexes
+                        .into_iter()
+                        .zip(tree.state.frontier().iter().copied()),
+                );
+            }
+            let mut full = HashMap::new();
+            for _ in 0..size {
+                let leaf = leaf_hash(&n.to_be_bytes());
+                n += 1;
+                tree.append(leaf, &mut hashes, &mut full).unwrap();
+                mem.append_leaf_hash(&leaf).unwrap();
+            }
+            for tile in tree.changed_tiles(old_size, full).unwrap() {
+                assert_eq!(
+                    tile.data,
+                    read_tile_data(tile.coords, &mem).unwrap(),
+                    "{}",
+                    tile.coords.path()
+                );
+                written.insert((tile.coords.level(), tile.coords.index()), tile.data);
+            }
+            // The batch's hashes prove every one of its leaves.
+            let reader = BatchHashes(hashes);
+            for leaf in [old_size, (old_size + n) / 2, n - 1] {
+                assert_eq!(
+                    prove_inclusion(leaf, n, &reader).unwrap(),
+                    prove_inclusion(leaf, n, &mem).unwrap()
+                );
+            }
+        }
+        // What was written, each tile at its last width, is the whole tree.
+        let tiles = tiles_for_tree(n);
+        assert!(tiles.iter().any(|t| t.level() == 2));
+        assert_eq!(tiles.len(), written.len());
+        for tile in tiles {
+            assert_eq!(
+                written[&(tile.level(), tile.index())],
+                read_tile_data(tile, &mem).unwrap()
+            );
+        }
+    }
+
+    /// A tree of three tile levels written through the store resumes with
+    /// the same frontier, tile edges and root.
+    #[tokio::test]
+    async fn load_resumes_frontier_and_edges_from_stored_tiles() {
+        use loupe_schemas::checkpoint::NoteSigner;
+        use loupe_schemas::token::TokenId;
+
+        use crate::store::{EntryKind, LogBatch, NewEntry, open_store};
+
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("log.db").display());
+        let store = open_store(&url).await.unwrap();
+        let signer = NoteSigner::new(
+            "lab.example/log",
+            ed25519_dalek::SigningKey::from_bytes(&[9; 32]),
+        )
+        .unwrap();
+        let mut tree = LogTree::load(store.as_ref(), &signer).await.unwrap();
+        let mut n = 0u64;
+        for size in [40_000u64, 25_600, 1, 399] {
+            let old_size = tree.size();
+            let mut full = HashMap::new();
+            let mut entries = Vec::new();
+            for _ in 0..size {
+                let data = n.to_be_bytes().to_vec();
+                tree.append(leaf_hash(&data), &mut HashMap::new(), &mut full)
+                    .unwrap();
+                entries.push(NewEntry {
+                    leaf_index: n,
+                    token_id: TokenId(loupe_schemas::token::sha256(&data)),
+                    kind: EntryKind::Token,
+                    iss: "lab.example".into(),
+                    sub: Some(format!("R-{n}")),
+                    supersedes: None,
+                    revokes: None,
+                    statement: data,
+                });
+                n += 1;
+            }
+            let root = tree.state.root();
+            let body = super::Checkpoint::new(signer.name(), n, root, vec![]).unwrap();
+            store
+                .append_batch(&LogBatch {
+                    old_size,
+                    entries,
+                    tiles: tree.changed_tiles(old_size, full).unwrap(),
+                    checkpoint_size: n,
+                    checkpoint_root: root,
+                    checkpoint_note: super::sign_checkpoint(&body, &signer).unwrap(),
+                })
+                .await
+                .unwrap();
+            let loaded = LogTree::load(store.as_ref(), &signer).await.unwrap();
+            assert_eq!(loaded.state, tree.state, "size {n}");
+            assert_eq!(loaded.edges.len(), tree.edges.len());
+            for (a, b) in loaded.edges.iter().zip(&tree.edges) {
+                assert_eq!(a, b, "size {n}");
+            }
+        }
+        assert!(n > 65_536);
+        store.close().await;
+    }
+}
