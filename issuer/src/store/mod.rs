@@ -569,19 +569,14 @@ pub(crate) fn to_tile(
     Ok(StoredTile { coords, data })
 }
 
-/// Splits `n` items into chunks of at most `max` whose sizes are `max` or
-/// powers of two, so that a multi-row statement has few distinct shapes and
-/// its prepared statements stay in the connection's cache.
-pub(crate) fn chunk_sizes(mut n: usize, max: usize) -> Vec<usize> {
-    let mut sizes = Vec::new();
-    while n >= max && max > 0 {
-        sizes.push(max);
-        n -= max;
-    }
-    while n > 0 {
-        let size = 1 << (usize::BITS - 1 - n.leading_zeros());
-        sizes.push(size);
-        n -= size;
+/// Splits `n` items into chunks of `max` and one remainder, for multi-row
+/// statements: one statement per chunk, each distinct size prepared once
+/// and kept in the connection's statement cache.
+pub(crate) fn chunk_sizes(n: usize, max: usize) -> Vec<usize> {
+    let max = max.max(1);
+    let mut sizes = vec![max; n / max];
+    if n % max > 0 {
+        sizes.push(n % max);
     }
     sizes
 }

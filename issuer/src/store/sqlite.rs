@@ -26,6 +26,9 @@ use super::{
 /// rows of 9 columns stay far below and keep each statement small.
 const MAX_ROWS: usize = 256;
 
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 4 * MAX_ROWS + 64;
+
 /// How long a connection waits for a lock held by another connection.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -101,7 +104,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
-            .statement_cache_capacity(256)
+            // Multi-row statements of every size from 1 to MAX_ROWS, for
+            // each kind of batch statement.
+            .statement_cache_capacity(STATEMENT_CACHE)
             // Statement journals of multi-row inserts stay in memory.
             .pragma("temp_store", "MEMORY");
         let pool = |connections: u32, cache_kib: i64| {
