@@ -575,7 +575,7 @@ pub(crate) fn to_tile(
 pub(crate) fn chunk_sizes(n: usize, max: usize) -> Vec<usize> {
     let max = max.max(1);
     let mut sizes = vec![max; n / max];
-    if n % max > 0 {
+    if !n.is_multiple_of(max) {
         sizes.push(n % max);
     }
     sizes
