@@ -1,9 +1,9 @@
 //! The sequencer: the one task that owns the Merkle tree.
 //!
 //! Submissions queue up on an mpsc channel; the task takes them in batches
-//! (up to [`SequencerConfig::max_batch`] entries, waiting at most
-//! [`SequencerConfig::max_delay`] after the first one arrived), and for each
-//! batch:
+//! (up to [`SequencerConfig::max_batch`] entries, collecting while they keep
+//! arriving for at most [`SequencerConfig::max_delay`] after the first one),
+//! and for each batch:
 //!
 //! 1. looks up, in two concurrent queries, what the log knows about every
 //!    token id the batch names (its own ids, the tokens it revokes or
@@ -17,14 +17,22 @@
 //! 3. appends the accepted leaves to the in-memory tree (an
 //!    [`AppendState`] plus the right edge of every tile level), computes the
 //!    new and grown hash tiles, and signs one checkpoint;
-//! 4. writes entries, tiles and checkpoint in **one transaction**
-//!    ([`Store::append_batch`]);
-//! 5. only after the commit answers each waiter with its leaf index, the
-//!    signed checkpoint and the inclusion proof ([`Sequenced`]).
+//! 4. hands the batch to the writer task, which writes entries, tiles and
+//!    checkpoint in **one transaction** ([`Store::append_batch`]);
+//! 5. only after the commit, the writer answers each waiter with its leaf
+//!    index, the signed checkpoint and the inclusion proof ([`Sequenced`];
+//!    the waiter computes its path from the batch's hashes).
 //!
-//! If the transaction fails, every waiter of the batch gets
-//! [`SubmitError::Store`] and the task reloads the tree from the database:
-//! nothing is half written and nothing acknowledged is lost. On start it
+//! The two stages overlap: while the writer commits batch *n*, the batcher
+//! validates and builds batch *n + 1* against the database plus the
+//! changes of the batches not committed yet (an overlay per batch in
+//! flight, dropped once the writer reports the commit).
+//!
+//! If the transaction fails, every waiter of the batch, and of the batches
+//! built on it, gets [`SubmitError::Store`]; the batcher waits for the
+//! writer to drain and reloads the tree from the database: nothing is half
+//! written and nothing acknowledged is lost. A PostgreSQL sequencer that
+//! finds its lock gone ([`StoreError::LockLost`]) stops instead. On start it
 //! resumes from the database (size and root from the latest checkpoint,
 //! frontier and tile edges from the stored tiles, root checked), and an
 //! empty log gets a signed checkpoint of size 0.
@@ -32,7 +40,7 @@
 //! The sequencer does not check issuer signatures: the API verifies every
 //! statement against the issuer's key before submitting it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,17 +61,17 @@ use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::proofs::{MissingTile, ProofError, TileHashes, inclusion_proof};
-use crate::store::{
-    EntryKind, LogBatch, LoggedEntry, NewEntry, SequencerLease, Store, StoreError, StoredTile,
-};
+use crate::store::{EntryKind, LogBatch, NewEntry, SequencerLease, Store, StoreError, StoredTile};
 
 /// How the sequencer forms batches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SequencerConfig {
     /// Most entries in one batch (one transaction, one checkpoint).
     pub max_batch: usize,
-    /// Longest time a batch stays open after its first submission arrived,
-    /// waiting for more. Zero closes a batch as soon as the queue is empty.
+    /// Longest time a batch keeps collecting after its first submission
+    /// arrived, while submissions keep arriving. A batch closes earlier when
+    /// the queue stays empty for a couple of scheduler turns, so a lone
+    /// submission is not held back; zero closes it at the first empty queue.
     pub max_delay: Duration,
 }
 
@@ -207,9 +215,6 @@ pub enum SequencerError {
     /// A tile the tree needs is missing.
     #[error("{0}")]
     MissingTile(#[from] MissingTile),
-    /// The in-memory tree refused an append.
-    #[error("tree: {0}")]
-    Append(#[from] AppendError),
     /// Internal bookkeeping of the tile edges went wrong (a bug).
     #[error("internal: {0}")]
     Internal(&'static str),
@@ -229,12 +234,58 @@ impl From<ProofError> for SequencerError {
 /// before it stops (about 20 s with the back-off).
 const RELOAD_ATTEMPTS: u32 = 12;
 
+/// Scheduler turns the batcher waits on an empty queue before it closes a
+/// batch early.
+const IDLE_TURNS: u32 = 2;
+
 /// One queued submission.
 struct Submission {
     statement: Statement,
     leaf_hash: Hash,
     arrived: Instant,
-    reply: oneshot::Sender<Result<Sequenced, SubmitError>>,
+    reply: oneshot::Sender<Result<Reply, SubmitError>>,
+}
+
+/// The sequencer's answer to one submission.
+enum Reply {
+    /// Complete.
+    Done(Sequenced),
+    /// Logged in the committed batch: the waiter computes its inclusion
+    /// proof from the batch's hashes, off the sequencer's task.
+    Prove {
+        leaf_index: u64,
+        token_id: TokenId,
+        tree_size: u64,
+        checkpoint: Arc<str>,
+        hashes: Arc<BatchHashes>,
+    },
+}
+
+impl Reply {
+    fn into_sequenced(self) -> Result<Sequenced, SubmitError> {
+        match self {
+            Self::Done(done) => Ok(done),
+            Self::Prove {
+                leaf_index,
+                token_id,
+                tree_size,
+                checkpoint,
+                hashes,
+            } => match prove_inclusion(leaf_index, tree_size, hashes.as_ref()) {
+                Ok(proof) => Ok(Sequenced {
+                    leaf_index,
+                    token_id,
+                    tree_size,
+                    checkpoint,
+                    inclusion_path: proof.path,
+                    already_logged: false,
+                }),
+                Err(e) => Err(SubmitError::Store(Arc::new(StoreError::Corrupt(format!(
+                    "inclusion proof from the batch: {e}"
+                ))))),
+            },
+        }
+    }
 }
 
 // Submissions dominate; boxing them would add an allocation to each.
@@ -284,15 +335,9 @@ impl Sequencer {
             max_delay: config.max_delay,
         };
         let (tx, rx) = mpsc::channel(config.max_batch.saturating_mul(4).max(64));
-        let task = Task {
-            store,
-            signer: log_signer,
-            config,
-            lease,
-            tree,
-            rx,
-        };
-        tokio::spawn(task.run());
+        let (task, writer) = Task::new(store, log_signer, config, lease, tree, rx);
+        let writer = tokio::spawn(writer.run());
+        tokio::spawn(task.run(writer));
         Ok(SequencerHandle { tx, origin })
     }
 }
@@ -336,7 +381,10 @@ impl SequencerHandle {
             .send(Message::Submit(submission))
             .await
             .map_err(|_| SubmitError::Stopped)?;
-        answer.await.map_err(|_| SubmitError::Stopped)?
+        answer
+            .await
+            .map_err(|_| SubmitError::Stopped)??
+            .into_sequenced()
     }
 
     /// Stops the sequencer after the batch in progress: queued submissions
@@ -544,7 +592,8 @@ enum Outcome {
     /// The same statement as an earlier submission of the batch, appended
     /// at this leaf index.
     Repeat(u64),
-    /// Already in the log at this leaf index before the batch.
+    /// Already in the log (or in a batch still being written) at this leaf
+    /// index.
     Logged(u64),
     /// Refused.
     Rejected(SubmitError),
@@ -557,14 +606,67 @@ struct Head {
     revoked_by: Option<TokenId>,
 }
 
-/// An entry as validation knows it (logged or appended in this batch).
+/// An entry as validation knows it (logged, in flight, or in this batch).
+#[derive(Clone)]
 struct Known {
+    leaf_index: u64,
     kind: EntryKind,
     iss: String,
     sub: Option<String>,
     revoked_by: Option<TokenId>,
 }
 
+/// What a batch handed to the writer but not yet committed changes, for
+/// validating the next batches before it commits.
+struct Overlay {
+    /// The batch's number.
+    batch_no: u64,
+    /// Its new entries.
+    entries: HashMap<TokenId, Known>,
+    /// Tokens it revokes, with the revocation.
+    revoked: HashMap<TokenId, TokenId>,
+    /// Stones whose latest token it changes.
+    heads: HashMap<(String, String), Head>,
+}
+
+/// A batch for the writer: what to write, then whom to answer.
+struct WriteJob {
+    generation: u64,
+    batch_no: u64,
+    write: Option<LogBatch>,
+    answers: Vec<(oneshot::Sender<Result<Reply, SubmitError>>, Answer)>,
+    new_size: u64,
+    checkpoint: Arc<str>,
+    hashes: Arc<BatchHashes>,
+    validate_us: u64,
+    build_us: u64,
+}
+
+/// How to answer one waiter once the job's write committed.
+enum Answer {
+    /// A leaf of this batch.
+    Prove { leaf_index: u64, token_id: TokenId },
+    /// An entry logged earlier: its proof is read from the stored tiles.
+    Logged { leaf_index: u64, token_id: TokenId },
+    /// Refused.
+    Rejected(SubmitError),
+}
+
+enum WriterMessage {
+    Job(Box<WriteJob>),
+    /// Answered once every earlier job is done.
+    Barrier(oneshot::Sender<()>),
+}
+
+/// What the writer reports back to the batcher.
+enum WriteDone {
+    Committed { batch_no: u64 },
+    Failed { generation: u64 },
+}
+
+/// Stage 1: collects, validates, appends to the tree, builds tiles and
+/// signs; hands each batch to the writer (stage 2), which commits and
+/// answers. The next batch is prepared while the previous one is written.
 struct Task {
     store: Arc<dyn Store>,
     signer: NoteSigner,
@@ -572,10 +674,47 @@ struct Task {
     lease: Box<dyn SequencerLease>,
     tree: LogTree,
     rx: mpsc::Receiver<Message>,
+    overlays: VecDeque<Overlay>,
+    generation: u64,
+    next_batch_no: u64,
+    writer: mpsc::Sender<WriterMessage>,
+    done: mpsc::UnboundedReceiver<WriteDone>,
 }
 
 impl Task {
-    async fn run(mut self) {
+    fn new(
+        store: Arc<dyn Store>,
+        signer: NoteSigner,
+        config: SequencerConfig,
+        lease: Box<dyn SequencerLease>,
+        tree: LogTree,
+        rx: mpsc::Receiver<Message>,
+    ) -> (Self, Writer) {
+        let (writer, jobs) = mpsc::channel(1);
+        let (done_tx, done) = mpsc::unbounded_channel();
+        let task = Self {
+            store: Arc::clone(&store),
+            signer,
+            config,
+            lease,
+            tree,
+            rx,
+            overlays: VecDeque::new(),
+            generation: 0,
+            next_batch_no: 0,
+            writer,
+            done,
+        };
+        let writer = Writer {
+            store,
+            jobs,
+            done: done_tx,
+            failed: None,
+        };
+        (task, writer)
+    }
+
+    async fn run(mut self, writer: tokio::task::JoinHandle<()>) {
         let mut batch = Vec::with_capacity(self.config.max_batch);
         let mut shutdown = None;
         while shutdown.is_none() {
@@ -592,22 +731,25 @@ impl Task {
             let deadline = batch
                 .first()
                 .map_or_else(Instant::now, |s| s.arrived + self.config.max_delay);
+            // Collect while submissions keep arriving, up to max_batch or
+            // until max_delay after the first one; close as soon as the
+            // queue stays empty across a couple of scheduler turns.
+            let mut idle_turns = 0;
             while batch.len() < self.config.max_batch {
                 let next = match self.rx.try_recv() {
                     Ok(m) => Some(m),
                     Err(mpsc::error::TryRecvError::Disconnected) => None,
                     Err(mpsc::error::TryRecvError::Empty) => {
-                        let now = Instant::now();
-                        if now >= deadline {
+                        if idle_turns >= IDLE_TURNS || Instant::now() >= deadline {
                             None
                         } else {
-                            tokio::time::timeout(deadline - now, self.rx.recv())
-                                .await
-                                .ok()
-                                .flatten()
+                            idle_turns += 1;
+                            tokio::task::yield_now().await;
+                            continue;
                         }
                     }
                 };
+                idle_turns = 0;
                 match next {
                     Some(Message::Submit(s)) => batch.push(s),
                     Some(Message::Shutdown(done)) => {
@@ -623,7 +765,8 @@ impl Task {
                 break;
             }
         }
-        // Refuse whatever is still queued, then release the lock.
+        // Refuse whatever is still queued, let the writer finish its jobs,
+        // then release the lock.
         self.rx.close();
         while let Ok(message) = self.rx.try_recv() {
             match message {
@@ -635,160 +778,65 @@ impl Task {
                 }
             }
         }
+        drop(self.writer);
+        let _ = writer.await;
         drop(self.lease);
         if let Some(done) = shutdown {
             let _ = done.send(());
         }
     }
 
-    /// Sequences one batch. Errors only when the tree cannot be reloaded
-    /// after a failed write (the task then stops).
-    async fn process(&mut self, batch: Vec<Submission>) -> Result<(), SequencerError> {
-        let outcomes = match self.validate(&batch).await {
-            Ok(outcomes) => outcomes,
-            Err(e) => {
-                let e = Arc::new(e);
-                for s in batch {
-                    let _ = s.reply.send(Err(SubmitError::Store(Arc::clone(&e))));
-                }
-                return Ok(());
-            }
-        };
-
-        let old_size = self.tree.size();
-        let old_frontier = self.tree.state.frontier().to_vec();
-        let mut hashes = HashMap::with_capacity(batch.len() * 2 + 64);
-        if let Ok(indexes) = tree_hash_indexes(old_size) {
-            hashes.extend(indexes.into_iter().zip(old_frontier));
-        }
-        let mut full = HashMap::new();
-        let mut entries = Vec::new();
-        let mut outcomes = outcomes;
-        for (s, outcome) in batch.iter().zip(outcomes.iter_mut()) {
-            if let Outcome::New(expected) = outcome {
-                match self.tree.append(s.leaf_hash, &mut hashes, &mut full) {
-                    Ok(index) if index == *expected => {
-                        entries.push(NewEntry::from_statement(index, &s.statement));
+    /// Applies the writer's reports: drops the overlays of committed
+    /// batches; after a failure, waits for the writer to drain and reloads
+    /// the tree from the database.
+    async fn sync_with_writer(&mut self) -> Result<(), SequencerError> {
+        let mut failed = false;
+        while let Ok(done) = self.done.try_recv() {
+            match done {
+                WriteDone::Committed { batch_no } => {
+                    while self
+                        .overlays
+                        .front()
+                        .is_some_and(|o| o.batch_no <= batch_no)
+                    {
+                        self.overlays.pop_front();
                     }
-                    Ok(_) => {
-                        return self
-                            .fail(batch, StoreError::Corrupt("leaf index drift".into()))
-                            .await;
-                    }
-                    Err(_) => *outcome = Outcome::Rejected(SubmitError::LogFull),
                 }
+                WriteDone::Failed { generation } => failed |= generation == self.generation,
             }
         }
-
-        let mut checkpoint = Arc::clone(&self.tree.checkpoint);
-        let new_size = self.tree.size();
-        if !entries.is_empty() {
-            let root = self.tree.state.root();
-            let built = self.tree.changed_tiles(old_size, full).and_then(|tiles| {
-                let body = Checkpoint::new(self.signer.name(), new_size, root, vec![])?;
-                Ok((tiles, sign_checkpoint(&body, &self.signer)?))
-            });
-            let (tiles, note) = match built {
-                Ok(built) => built,
-                Err(e) => {
-                    return self
-                        .fail(
-                            batch,
-                            StoreError::Corrupt(format!("building the batch: {e}")),
-                        )
-                        .await;
-                }
-            };
-            let write = LogBatch {
-                old_size,
-                entries,
-                tiles,
-                checkpoint_size: new_size,
-                checkpoint_root: root,
-                checkpoint_note: note,
-            };
-            if let Err(e) = self.store.append_batch(&write).await {
-                return self.fail(batch, e).await;
-            }
-            checkpoint = Arc::from(write.checkpoint_note);
-            self.tree.checkpoint = Arc::clone(&checkpoint);
-        }
-
-        // Committed: answer.
-        let reader = BatchHashes(hashes);
-        let mut logged = Vec::new();
-        for (s, outcome) in batch.into_iter().zip(outcomes) {
-            let token_id = s.statement.id();
-            let answer = match outcome {
-                Outcome::New(leaf_index) | Outcome::Repeat(leaf_index) => {
-                    prove_inclusion(leaf_index, new_size, &reader)
-                        .map(|proof| Sequenced {
-                            leaf_index,
-                            token_id,
-                            tree_size: new_size,
-                            checkpoint: Arc::clone(&checkpoint),
-                            inclusion_path: proof.path,
-                            already_logged: false,
-                        })
-                        .map_err(|e| {
-                            SubmitError::Store(Arc::new(StoreError::Corrupt(format!(
-                                "inclusion proof from the batch: {e}"
-                            ))))
-                        })
-                }
-                Outcome::Logged(leaf_index) => {
-                    logged.push((leaf_index, token_id, s.reply));
-                    continue;
-                }
-                Outcome::Rejected(e) => Err(e),
-            };
-            let _ = s.reply.send(answer);
-        }
-        if !logged.is_empty() {
-            // Proofs of older entries come from the stored tiles; read them
-            // off the sequencer's path.
-            let store = Arc::clone(&self.store);
-            tokio::spawn(async move {
-                for (leaf_index, token_id, reply) in logged {
-                    let answer = inclusion_proof(store.as_ref(), leaf_index, new_size)
-                        .await
-                        .map(|proof| Sequenced {
-                            leaf_index,
-                            token_id,
-                            tree_size: new_size,
-                            checkpoint: Arc::clone(&checkpoint),
-                            inclusion_path: proof.path,
-                            already_logged: true,
-                        })
-                        .map_err(|e| SubmitError::Proof(Arc::new(e)));
-                    let _ = reply.send(answer);
-                }
-            });
+        if failed {
+            self.reload().await?;
         }
         Ok(())
     }
 
-    /// Answers every waiter of a failed batch and reloads the tree.
-    async fn fail(
-        &mut self,
-        batch: Vec<Submission>,
-        error: StoreError,
-    ) -> Result<(), SequencerError> {
-        tracing::warn!(error = %error, entries = batch.len(), "batch not persisted");
-        let error = Arc::new(error);
-        for s in batch {
-            let _ = s.reply.send(Err(SubmitError::Store(Arc::clone(&error))));
+    /// Waits until the writer has finished every job handed to it, then
+    /// rebuilds the tree from the database: what it holds is the truth.
+    async fn reload(&mut self) -> Result<(), SequencerError> {
+        let (barrier, passed) = oneshot::channel();
+        if self
+            .writer
+            .send(WriterMessage::Barrier(barrier))
+            .await
+            .is_ok()
+        {
+            let _ = passed.await;
         }
-        // Reload what the database holds; retry a passing outage for a
-        // while (submissions wait in the queue), but never sequence on a
-        // tree that may differ from the database.
+        // Reports that arrived meanwhile concern the old generation.
+        while self.done.try_recv().is_ok() {}
+        self.overlays.clear();
+        self.generation += 1;
+        // Retry a passing outage for a while (submissions wait in the
+        // queue), but never sequence on a tree that may differ from the
+        // database.
         let mut delay = Duration::from_millis(50);
         let mut attempt = 0;
         loop {
             attempt += 1;
             let reloaded = match self.lease.check().await {
                 Ok(()) => LogTree::load(self.store.as_ref(), &self.signer).await,
-                Err(StoreError::SequencerLocked) => return Err(StoreError::SequencerLocked.into()),
+                Err(StoreError::LockLost) => return Err(StoreError::LockLost.into()),
                 Err(e) => Err(e.into()),
             };
             match reloaded {
@@ -806,9 +854,135 @@ impl Task {
         }
     }
 
+    /// Prepares one batch and hands it to the writer. Errors only when the
+    /// tree cannot be reloaded after a failure (the task then stops).
+    async fn process(&mut self, batch: Vec<Submission>) -> Result<(), SequencerError> {
+        self.sync_with_writer().await?;
+        let started = Instant::now();
+        let (outcomes, overlay) = match self.validate(&batch).await {
+            Ok(validated) => validated,
+            Err(e) => {
+                let e = Arc::new(e);
+                for s in batch {
+                    let _ = s.reply.send(Err(SubmitError::Store(Arc::clone(&e))));
+                }
+                return Ok(());
+            }
+        };
+        let validated = Instant::now();
+
+        let old_size = self.tree.size();
+        let mut hashes = HashMap::with_capacity(batch.len() * 2 + 64);
+        if let Ok(indexes) = tree_hash_indexes(old_size) {
+            hashes.extend(
+                indexes
+                    .into_iter()
+                    .zip(self.tree.state.frontier().iter().copied()),
+            );
+        }
+        let mut full = HashMap::new();
+        let mut entries = Vec::new();
+        let mut outcomes = outcomes;
+        let mut drift = false;
+        for (s, outcome) in batch.iter().zip(outcomes.iter_mut()) {
+            if let Outcome::New(expected) = outcome {
+                match self.tree.append(s.leaf_hash, &mut hashes, &mut full) {
+                    Ok(index) if index == *expected => {
+                        entries.push(NewEntry::from_statement(index, &s.statement));
+                    }
+                    Ok(_) => drift = true,
+                    Err(_) => *outcome = Outcome::Rejected(SubmitError::LogFull),
+                }
+            }
+        }
+        let new_size = self.tree.size();
+        let mut write = None;
+        if !entries.is_empty() && !drift {
+            let root = self.tree.state.root();
+            let built = self.tree.changed_tiles(old_size, full).and_then(|tiles| {
+                let body = Checkpoint::new(self.signer.name(), new_size, root, vec![])?;
+                Ok((tiles, sign_checkpoint(&body, &self.signer)?))
+            });
+            match built {
+                Ok((tiles, note)) => {
+                    self.tree.checkpoint = Arc::from(note.as_str());
+                    write = Some(LogBatch {
+                        old_size,
+                        entries,
+                        tiles,
+                        checkpoint_size: new_size,
+                        checkpoint_root: root,
+                        checkpoint_note: note,
+                    });
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "building a batch failed");
+                    drift = true;
+                }
+            }
+        }
+        if drift {
+            // The in-memory tree no longer matches what was validated.
+            let e = Arc::new(StoreError::Corrupt("the batch could not be built".into()));
+            for s in batch {
+                let _ = s.reply.send(Err(SubmitError::Store(Arc::clone(&e))));
+            }
+            return self.reload().await;
+        }
+
+        let batch_no = self.next_batch_no;
+        self.next_batch_no += 1;
+        if write.is_some() {
+            self.overlays.push_back(Overlay {
+                batch_no,
+                ..overlay
+            });
+        }
+        let answers = batch
+            .into_iter()
+            .zip(outcomes)
+            .map(|(s, outcome)| {
+                let token_id = s.statement.id();
+                let answer = match outcome {
+                    Outcome::New(leaf_index) | Outcome::Repeat(leaf_index) => Answer::Prove {
+                        leaf_index,
+                        token_id,
+                    },
+                    Outcome::Logged(leaf_index) => Answer::Logged {
+                        leaf_index,
+                        token_id,
+                    },
+                    Outcome::Rejected(e) => Answer::Rejected(e),
+                };
+                (s.reply, answer)
+            })
+            .collect();
+        let job = WriteJob {
+            generation: self.generation,
+            batch_no,
+            write,
+            answers,
+            new_size,
+            checkpoint: Arc::clone(&self.tree.checkpoint),
+            hashes: Arc::new(BatchHashes(hashes)),
+            validate_us: u64::try_from((validated - started).as_micros()).unwrap_or(u64::MAX),
+            build_us: u64::try_from(validated.elapsed().as_micros()).unwrap_or(u64::MAX),
+        };
+        if self
+            .writer
+            .send(WriterMessage::Job(Box::new(job)))
+            .await
+            .is_err()
+        {
+            return Err(SequencerError::Internal("the writer task stopped"));
+        }
+        Ok(())
+    }
+
     /// Decides every submission of the batch, in order, against the log
-    /// (two queries) and the batch's earlier submissions.
-    async fn validate(&self, batch: &[Submission]) -> Result<Vec<Outcome>, StoreError> {
+    /// (two queries), the batches still being written, and the batch's
+    /// earlier submissions. Returns the outcomes and what the batch changes.
+    async fn validate(&self, batch: &[Submission]) -> Result<(Vec<Outcome>, Overlay), StoreError> {
         let mut ids = HashSet::with_capacity(batch.len() * 2);
         let mut subjects = HashSet::with_capacity(batch.len());
         for s in batch {
@@ -825,56 +999,69 @@ impl Task {
                 }
             }
         }
-        let ids: Vec<TokenId> = ids.into_iter().collect();
-        let subjects: Vec<(String, String)> = subjects.into_iter().collect();
+        let id_list: Vec<TokenId> = ids.iter().copied().collect();
+        let subject_list: Vec<(String, String)> = subjects.iter().cloned().collect();
         let (logged, heads) = tokio::join!(
-            self.store.lookup_entries(&ids),
-            self.store.subject_heads(&subjects)
+            self.store.lookup_entries(&id_list),
+            self.store.subject_heads(&subject_list)
         );
         let mut known: HashMap<TokenId, Known> = HashMap::with_capacity(batch.len() * 2);
-        let mut leaf_of: HashMap<TokenId, (u64, bool)> = HashMap::with_capacity(batch.len());
-        for LoggedEntry {
-            token_id,
-            leaf_index,
-            kind,
-            iss,
-            sub,
-            revoked_by,
-        } in logged?
-        {
-            leaf_of.insert(token_id, (leaf_index, false));
+        for e in logged? {
             known.insert(
-                token_id,
+                e.token_id,
                 Known {
-                    kind,
-                    iss,
-                    sub,
-                    revoked_by,
+                    leaf_index: e.leaf_index,
+                    kind: e.kind,
+                    iss: e.iss,
+                    sub: e.sub,
+                    revoked_by: e.revoked_by,
                 },
             );
         }
         let mut heads: HashMap<(String, String), Head> = heads?
             .into_iter()
             .map(|h| {
-                (
-                    (h.iss, h.sub),
-                    Head {
-                        token_id: h.token_id,
-                        revoked_by: h.revoked_by,
-                    },
-                )
+                let head = Head {
+                    token_id: h.token_id,
+                    revoked_by: h.revoked_by,
+                };
+                ((h.iss, h.sub), head)
             })
             .collect();
+        // Batches handed to the writer but not committed yet, oldest first.
+        for o in &self.overlays {
+            for (id, e) in &o.entries {
+                if ids.contains(id) {
+                    known.insert(*id, e.clone());
+                }
+            }
+            for (target, revocation) in &o.revoked {
+                if let Some(t) = known.get_mut(target) {
+                    t.revoked_by = Some(*revocation);
+                }
+            }
+            for (subject, head) in &o.heads {
+                if subjects.contains(subject) {
+                    heads.insert(subject.clone(), *head);
+                }
+            }
+        }
 
+        let mut overlay = Overlay {
+            batch_no: 0,
+            entries: HashMap::new(),
+            revoked: HashMap::new(),
+            heads: HashMap::new(),
+        };
         let mut next = self.tree.size();
         let mut outcomes = Vec::with_capacity(batch.len());
         for s in batch {
             let id = s.statement.id();
-            if let Some(&(leaf_index, new)) = leaf_of.get(&id) {
-                outcomes.push(if new {
-                    Outcome::Repeat(leaf_index)
+            if let Some(k) = known.get(&id) {
+                outcomes.push(if overlay.entries.contains_key(&id) {
+                    Outcome::Repeat(k.leaf_index)
                 } else {
-                    Outcome::Logged(leaf_index)
+                    Outcome::Logged(k.leaf_index)
                 });
                 continue;
             }
@@ -882,14 +1069,14 @@ impl Task {
                 Statement::Token(t) => {
                     let key = (t.claims().iss.clone(), t.claims().sub.clone());
                     check_token(heads.get(&key).copied(), t.provenance().supersedes).map(|()| {
-                        heads.insert(
-                            key,
-                            Head {
-                                token_id: id,
-                                revoked_by: None,
-                            },
-                        );
+                        let head = Head {
+                            token_id: id,
+                            revoked_by: None,
+                        };
+                        heads.insert(key.clone(), head);
+                        overlay.heads.insert(key, head);
                         Known {
+                            leaf_index: next,
                             kind: EntryKind::Token,
                             iss: t.claims().iss.clone(),
                             sub: Some(t.claims().sub.clone()),
@@ -900,16 +1087,24 @@ impl Task {
                 Statement::Revocation(r) => {
                     let target = r.revokes();
                     check_revocation(known.get(&target), &r.claims().iss, target).map(|()| {
+                        overlay.revoked.insert(target, id);
                         if let Some(t) = known.get_mut(&target) {
                             t.revoked_by = Some(id);
-                            if let Some(sub) = &t.sub
-                                && let Some(head) = heads.get_mut(&(t.iss.clone(), sub.clone()))
-                                && head.token_id == target
-                            {
-                                head.revoked_by = Some(id);
+                            if let Some(e) = overlay.entries.get_mut(&target) {
+                                e.revoked_by = Some(id);
+                            }
+                            if let Some(sub) = &t.sub {
+                                let key = (t.iss.clone(), sub.clone());
+                                if let Some(head) = heads.get_mut(&key)
+                                    && head.token_id == target
+                                {
+                                    head.revoked_by = Some(id);
+                                    overlay.heads.insert(key, *head);
+                                }
                             }
                         }
                         Known {
+                            leaf_index: next,
                             kind: EntryKind::Revocation,
                             iss: r.claims().iss.clone(),
                             sub: None,
@@ -920,15 +1115,130 @@ impl Task {
             };
             match verdict {
                 Ok(entry) => {
+                    overlay.entries.insert(id, entry.clone());
                     known.insert(id, entry);
-                    leaf_of.insert(id, (next, true));
                     outcomes.push(Outcome::New(next));
                     next += 1;
                 }
                 Err(e) => outcomes.push(Outcome::Rejected(e)),
             }
         }
-        Ok(outcomes)
+        Ok((outcomes, overlay))
+    }
+}
+
+/// Stage 2: writes each batch in one transaction, then answers its waiters.
+struct Writer {
+    store: Arc<dyn Store>,
+    jobs: mpsc::Receiver<WriterMessage>,
+    done: mpsc::UnboundedSender<WriteDone>,
+    /// The generation whose batch failed: its later batches are refused
+    /// unwritten (they were built on the failed one).
+    failed: Option<(u64, Arc<StoreError>)>,
+}
+
+impl Writer {
+    async fn run(mut self) {
+        while let Some(message) = self.jobs.recv().await {
+            match message {
+                WriterMessage::Barrier(passed) => {
+                    let _ = passed.send(());
+                }
+                WriterMessage::Job(job) => self.write(*job).await,
+            }
+        }
+    }
+
+    async fn write(&mut self, job: WriteJob) {
+        if let Some((generation, e)) = &self.failed
+            && *generation == job.generation
+        {
+            let e = Arc::clone(e);
+            for (reply, _) in job.answers {
+                let _ = reply.send(Err(SubmitError::Store(Arc::clone(&e))));
+            }
+            return;
+        }
+        let started = Instant::now();
+        if let Some(write) = &job.write
+            && let Err(e) = self.store.append_batch(write).await
+        {
+            tracing::warn!(error = %e, entries = write.entries.len(), "batch not persisted");
+            let e = Arc::new(e);
+            self.failed = Some((job.generation, Arc::clone(&e)));
+            let _ = self.done.send(WriteDone::Failed {
+                generation: job.generation,
+            });
+            for (reply, _) in job.answers {
+                let _ = reply.send(Err(SubmitError::Store(Arc::clone(&e))));
+            }
+            return;
+        }
+        let written = Instant::now();
+        let _ = self.done.send(WriteDone::Committed {
+            batch_no: job.batch_no,
+        });
+        // Committed: answer.
+        let submissions = job.answers.len();
+        let mut logged = Vec::new();
+        for (reply, answer) in job.answers {
+            let answer = match answer {
+                Answer::Prove {
+                    leaf_index,
+                    token_id,
+                } => Ok(Reply::Prove {
+                    leaf_index,
+                    token_id,
+                    tree_size: job.new_size,
+                    checkpoint: Arc::clone(&job.checkpoint),
+                    hashes: Arc::clone(&job.hashes),
+                }),
+                Answer::Logged {
+                    leaf_index,
+                    token_id,
+                } => {
+                    logged.push((leaf_index, token_id, reply));
+                    continue;
+                }
+                Answer::Rejected(e) => Err(e),
+            };
+            let _ = reply.send(answer);
+        }
+        tracing::debug!(
+            entries = job.write.as_ref().map_or(0, |w| w.entries.len()),
+            submissions,
+            validate_us = job.validate_us,
+            build_us = job.build_us,
+            write_us = u64::try_from((written - started).as_micros()).unwrap_or(u64::MAX),
+            answer_us = u64::try_from(written.elapsed().as_micros()).unwrap_or(u64::MAX),
+            "batch sequenced"
+        );
+        if !logged.is_empty() {
+            // Proofs of older entries come from the stored tiles; read them
+            // off the writer's path.
+            let store = Arc::clone(&self.store);
+            let (new_size, checkpoint) = (job.new_size, job.checkpoint);
+            tokio::spawn(async move {
+                for (leaf_index, token_id, reply) in logged {
+                    let answer = inclusion_proof(store.as_ref(), leaf_index, new_size)
+                        .await
+                        .map(|proof| {
+                            Reply::Done(Sequenced {
+                                leaf_index,
+                                token_id,
+                                tree_size: new_size,
+                                checkpoint: Arc::clone(&checkpoint),
+                                inclusion_path: proof.path,
+                                already_logged: true,
+                            })
+                        })
+                        .map_err(|e| SubmitError::Proof(Arc::new(e)));
+                    let _ = reply.send(answer);
+                }
+            });
+        }
+        // Free the batch (statements, tiles) off the batcher's path.
+        drop(job.write);
     }
 }
 
@@ -970,4 +1280,140 @@ fn check_revocation(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use loupe_schemas::merkle::{MemoryHashStore, leaf_hash, prove_inclusion};
+    use loupe_schemas::tiles::{read_tile_data, tiles_for_tree};
+
+    use super::{BatchHashes, LogTree};
+
+    /// The tile edges the sequencer keeps produce, batch after batch, the
+    /// very tiles a full in-memory tree gives, up to tile level 2.
+    #[test]
+    fn batches_write_the_tiles_of_the_memory_tree() {
+        let mut tree = LogTree {
+            state: loupe_schemas::merkle::AppendState::new(),
+            edges: Vec::new(),
+            checkpoint: Arc::from(""),
+        };
+        let mut mem = MemoryHashStore::new();
+        let mut written: HashMap<(u8, u64), Vec<u8>> = HashMap::new();
+        let sizes = [1usize, 1, 3, 250, 1, 2, 1024, 7, 65_000, 300, 4_000];
+        let mut n = 0u64;
+        for size in sizes {
+            let old_size = tree.state.size();
+            let mut hashes = HashMap::new();
+            if let Ok(indexes) = super::tree_hash_indexes(old_size) {
+                hashes.extend(
+                    indexes
+                        .into_iter()
+                        .zip(tree.state.frontier().iter().copied()),
+                );
+            }
+            let mut full = HashMap::new();
+            for _ in 0..size {
+                let leaf = leaf_hash(&n.to_be_bytes());
+                n += 1;
+                tree.append(leaf, &mut hashes, &mut full).unwrap();
+                mem.append_leaf_hash(&leaf).unwrap();
+            }
+            for tile in tree.changed_tiles(old_size, full).unwrap() {
+                assert_eq!(
+                    tile.data,
+                    read_tile_data(tile.coords, &mem).unwrap(),
+                    "{}",
+                    tile.coords.path()
+                );
+                written.insert((tile.coords.level(), tile.coords.index()), tile.data);
+            }
+            // The batch's hashes prove every one of its leaves.
+            let reader = BatchHashes(hashes);
+            for leaf in [old_size, (old_size + n) / 2, n - 1] {
+                assert_eq!(
+                    prove_inclusion(leaf, n, &reader).unwrap(),
+                    prove_inclusion(leaf, n, &mem).unwrap()
+                );
+            }
+        }
+        // What was written, each tile at its last width, is the whole tree.
+        let tiles = tiles_for_tree(n);
+        assert!(tiles.iter().any(|t| t.level() == 2));
+        assert_eq!(tiles.len(), written.len());
+        for tile in tiles {
+            assert_eq!(
+                written[&(tile.level(), tile.index())],
+                read_tile_data(tile, &mem).unwrap()
+            );
+        }
+    }
+
+    /// A tree of three tile levels written through the store resumes with
+    /// the same frontier, tile edges and root.
+    #[tokio::test]
+    async fn load_resumes_frontier_and_edges_from_stored_tiles() {
+        use loupe_schemas::checkpoint::NoteSigner;
+        use loupe_schemas::token::TokenId;
+
+        use crate::store::{EntryKind, LogBatch, NewEntry, open_store};
+
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("log.db").display());
+        let store = open_store(&url).await.unwrap();
+        let signer = NoteSigner::new(
+            "lab.example/log",
+            ed25519_dalek::SigningKey::from_bytes(&[9; 32]),
+        )
+        .unwrap();
+        let mut tree = LogTree::load(store.as_ref(), &signer).await.unwrap();
+        let mut n = 0u64;
+        for size in [40_000u64, 25_600, 1, 399] {
+            let old_size = tree.size();
+            let mut full = HashMap::new();
+            let mut entries = Vec::new();
+            for _ in 0..size {
+                let data = n.to_be_bytes().to_vec();
+                tree.append(leaf_hash(&data), &mut HashMap::new(), &mut full)
+                    .unwrap();
+                entries.push(NewEntry {
+                    leaf_index: n,
+                    token_id: TokenId(loupe_schemas::token::sha256(&data)),
+                    kind: EntryKind::Token,
+                    iss: "lab.example".into(),
+                    sub: Some(format!("R-{n}")),
+                    supersedes: None,
+                    revokes: None,
+                    statement: data,
+                });
+                n += 1;
+            }
+            let root = tree.state.root();
+            let body = super::Checkpoint::new(signer.name(), n, root, vec![]).unwrap();
+            store
+                .append_batch(&LogBatch {
+                    old_size,
+                    entries,
+                    tiles: tree.changed_tiles(old_size, full).unwrap(),
+                    checkpoint_size: n,
+                    checkpoint_root: root,
+                    checkpoint_note: super::sign_checkpoint(&body, &signer).unwrap(),
+                })
+                .await
+                .unwrap();
+            let loaded = LogTree::load(store.as_ref(), &signer).await.unwrap();
+            assert_eq!(loaded.state, tree.state, "size {n}");
+            assert_eq!(loaded.edges.len(), tree.edges.len());
+            for (a, b) in loaded.edges.iter().zip(&tree.edges) {
+                assert_eq!(a, b, "size {n}");
+            }
+        }
+        assert!(n > 65_536);
+        store.close().await;
+    }
 }

@@ -465,3 +465,69 @@ async fn resume_refuses_an_inconsistent_database() {
     );
     store.close().await;
 }
+
+#[tokio::test]
+async fn a_sequencer_that_lost_its_lock_stops_instead_of_forking() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let store_a = db.open().await;
+    let a = spawn(&store_a, 8).await;
+    a.submit(token(1)).await.unwrap();
+
+    // A's lock session dies (network partition, server restart of the
+    // session): another instance takes over and appends.
+    let killed = db
+        .exec(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks \
+             WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()",
+        )
+        .await
+        .unwrap();
+    assert_eq!(killed, 1);
+    let store_b = db.open().await;
+    let mut b = None;
+    for _ in 0..50 {
+        match Sequencer::spawn(store_b.clone(), log_signer(), config(8)).await {
+            Ok(seq) => {
+                b = Some(seq);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    let b = b.expect("the lock is free once its session is gone");
+    assert_eq!(b.submit(token(2)).await.unwrap().leaf_index, 1);
+
+    // A still believes it sequences: its next batch is refused by the
+    // database (the log moved on), it finds its lock gone and stops.
+    match a.submit(token(3)).await {
+        Err(SubmitError::Store(e)) => {
+            assert!(
+                matches!(
+                    e.as_ref(),
+                    StoreError::SizeMismatch {
+                        expected: 1,
+                        found: 2
+                    }
+                ),
+                "{e:?}"
+            );
+        }
+        other => panic!("expected a store error, got {other:?}"),
+    }
+    assert!(matches!(
+        a.submit(token(4)).await,
+        Err(SubmitError::Stopped)
+    ));
+    assert_eq!(b.submit(token(3)).await.unwrap().leaf_index, 2);
+    b.shutdown().await;
+    let mem = memory_tree(store_b.as_ref()).await;
+    assert_eq!(
+        store_b.latest_checkpoint().await.unwrap().unwrap().root,
+        mem.root().unwrap()
+    );
+    store_a.close().await;
+    store_b.close().await;
+    db.cleanup().await;
+}

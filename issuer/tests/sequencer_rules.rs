@@ -20,8 +20,7 @@ use store_support::{
     token_for, token_of,
 };
 
-/// A sequencer whose batches stay open long enough for `join_all`
-/// submissions to land in one batch.
+/// A sequencer with the given `max_delay`.
 async fn spawn(store: &Arc<dyn Store>, max_delay_ms: u64) -> SequencerHandle {
     Sequencer::spawn(
         store.clone(),
@@ -35,7 +34,8 @@ async fn spawn(store: &Arc<dyn Store>, max_delay_ms: u64) -> SequencerHandle {
     .unwrap()
 }
 
-/// Submits all at once (one batch with a long `max_delay`), in order.
+/// Submits all at once, in order: `join_all` enqueues every submission in
+/// its first poll, before the sequencer takes the batch.
 async fn one_batch(
     seq: &SequencerHandle,
     statements: &[&Statement],
@@ -282,6 +282,110 @@ async fn conflicts_inside_one_batch() {
         assert_eq!(size, 7);
         seq.shutdown().await;
         assert_eq!(store.tree_size().await.unwrap(), 7);
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+/// Replays the log and checks the rules entry by entry.
+async fn check_log_rules(store: &dyn Store) {
+    use std::collections::HashMap;
+    let size = store.tree_size().await.unwrap();
+    let entries = store
+        .entries_range(0, u32::try_from(size).unwrap())
+        .await
+        .unwrap();
+    // token id -> (iss, sub, revoked)
+    let mut tokens: HashMap<_, (String, String, bool)> = HashMap::new();
+    // (iss, sub) -> latest token
+    let mut heads: HashMap<(String, String), _> = HashMap::new();
+    for (i, bytes) in entries.iter().enumerate() {
+        match Statement::parse(bytes).unwrap() {
+            Statement::Token(t) => {
+                let key = (t.claims().iss.clone(), t.claims().sub.clone());
+                let head = heads.get(&key).copied();
+                let head_revoked = head.is_some_and(|h| tokens[&h].2);
+                match (head, t.provenance().supersedes) {
+                    (None, None) => {}
+                    (Some(_), None) => assert!(head_revoked, "entry {i}: second active token"),
+                    (Some(h), Some(s)) => {
+                        assert_eq!(h, s, "entry {i}: supersedes a non-current token")
+                    }
+                    (None, Some(_)) => panic!("entry {i}: supersedes without a current token"),
+                }
+                heads.insert(key.clone(), t.id());
+                tokens.insert(t.id(), (key.0, key.1, false));
+            }
+            Statement::Revocation(r) => {
+                let target = tokens
+                    .get_mut(&r.revokes())
+                    .unwrap_or_else(|| panic!("entry {i}: revokes an unknown token"));
+                assert_eq!(
+                    target.0,
+                    r.claims().iss,
+                    "entry {i}: revokes another issuer's token"
+                );
+                assert!(!target.2, "entry {i}: revokes a revoked token");
+                target.2 = true;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn rules_hold_while_batches_are_in_flight() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        // Small batches, several in flight: dependent submissions race their
+        // prerequisites, which are often validated but not yet committed.
+        let seq = Sequencer::spawn(
+            store.clone(),
+            log_signer(),
+            SequencerConfig {
+                max_batch: 8,
+                max_delay: Duration::ZERO,
+            },
+        )
+        .await
+        .unwrap();
+        let mut tasks = Vec::new();
+        for stone in 0..40u64 {
+            let sub = format!("S-{stone}");
+            let first = token_for(&sub, stone * 10, None);
+            let second = token_for(&sub, stone * 10 + 1, Some(first.id()));
+            let rival = token_for(&sub, stone * 10 + 2, Some(first.id()));
+            let revoke_second = revocation(second.id());
+            let third = token_for(&sub, stone * 10 + 3, None);
+            let steps = [
+                first.clone(),
+                second,
+                rival,
+                revoke_second.clone(),
+                revoke_second,
+                third,
+                first,
+            ];
+            for (k, s) in steps.into_iter().enumerate() {
+                let seq = seq.clone();
+                tasks.push(tokio::spawn(async move {
+                    for _ in 0..(k * 3 + (stone as usize % 5)) {
+                        tokio::task::yield_now().await;
+                    }
+                    seq.submit(s).await
+                }));
+            }
+        }
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(SubmitError::Store(e)) => panic!("{}: a batch failed: {e:?}", db.name),
+                Err(_) => {}
+            }
+        }
+        seq.shutdown().await;
+        assert!(ok >= 40, "{}: {ok} accepted", db.name);
+        check_log_rules(store.as_ref()).await;
         store.close().await;
         db.cleanup().await;
     }

@@ -269,3 +269,37 @@ async fn reads_by_id_index_subject_revokes_supersedes() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn a_batch_built_on_another_size_writes_nothing() {
+    use loupe_issuer::store::{LogBatch, NewEntry};
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let seq = Sequencer::spawn(store.clone(), log_signer(), SequencerConfig::default())
+            .await
+            .unwrap();
+        seq.submit(token(1)).await.unwrap();
+        seq.shutdown().await;
+        for old_size in [0, 2, 7] {
+            let batch = LogBatch {
+                old_size,
+                entries: vec![NewEntry::from_statement(old_size, &token(50 + old_size))],
+                tiles: Vec::new(),
+                checkpoint_size: old_size + 1,
+                checkpoint_root: [0; 32],
+                checkpoint_note: "forged\n".into(),
+            };
+            match store.append_batch(&batch).await {
+                Err(StoreError::SizeMismatch { expected, found: 1 }) => {
+                    assert_eq!(expected, old_size)
+                }
+                Err(e) if old_size == 0 => assert!(e.is_constraint_violation(), "{e:?}"),
+                other => panic!("{} old size {old_size}: {other:?}", db.name),
+            }
+        }
+        assert_eq!(db.count("entries").await, 1, "{}", db.name);
+        assert_eq!(db.count("checkpoints").await, 2);
+        store.close().await;
+        db.cleanup().await;
+    }
+}

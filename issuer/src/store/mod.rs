@@ -65,6 +65,10 @@ pub enum StoreError {
     /// Another process holds the sequencer lock (PostgreSQL advisory lock).
     #[error("another sequencer holds the log's sequencer lock")]
     SequencerLocked,
+    /// The sequencer lock was lost: the session that held it is gone, and
+    /// another instance may sequence now.
+    #[error("the sequencer lock was lost")]
+    LockLost,
     /// The database holds a value this code cannot have written (wrong
     /// length, out-of-range number, unknown kind) or contradicts itself.
     #[error("stored data is corrupt: {0}")]
@@ -315,11 +319,11 @@ pub struct ApiKey {
 #[async_trait]
 pub trait SequencerLease: Send + Sync + std::fmt::Debug {
     /// Checks that the lock is still held (the PostgreSQL session that
-    /// holds the advisory lock is alive).
+    /// holds the advisory lock is alive and holds it).
     ///
     /// # Errors
     ///
-    /// [`StoreError::Database`] when the lock's session is gone.
+    /// [`StoreError::LockLost`] when it is not.
     async fn check(&self) -> Result<(), StoreError>;
 }
 
@@ -565,19 +569,14 @@ pub(crate) fn to_tile(
     Ok(StoredTile { coords, data })
 }
 
-/// Splits `n` items into chunks of at most `max` whose sizes are `max` or
-/// powers of two, so that a multi-row statement has few distinct shapes and
-/// its prepared statements stay in the connection's cache.
-pub(crate) fn chunk_sizes(mut n: usize, max: usize) -> Vec<usize> {
-    let mut sizes = Vec::new();
-    while n >= max && max > 0 {
-        sizes.push(max);
-        n -= max;
-    }
-    while n > 0 {
-        let size = 1 << (usize::BITS - 1 - n.leading_zeros());
-        sizes.push(size);
-        n -= size;
+/// Splits `n` items into chunks of `max` and one remainder, for multi-row
+/// statements: one statement per chunk, each distinct size prepared once
+/// and kept in the connection's statement cache.
+pub(crate) fn chunk_sizes(n: usize, max: usize) -> Vec<usize> {
+    let max = max.max(1);
+    let mut sizes = vec![max; n / max];
+    if !n.is_multiple_of(max) {
+        sizes.push(n % max);
     }
     sizes
 }
@@ -585,6 +584,15 @@ pub(crate) fn chunk_sizes(mut n: usize, max: usize) -> Vec<usize> {
 /// The entry columns, in the order [`entry_from_row`] reads them.
 pub(crate) const ENTRY_COLUMNS: &str =
     "leaf_index, token_id, kind, iss, sub, supersedes, revokes, statement, created_at";
+
+/// [`ENTRY_COLUMNS`] qualified by a table alias: `e.leaf_index, …`.
+pub(crate) fn entry_columns(alias: &str) -> String {
+    ENTRY_COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// Number of columns in [`ENTRY_COLUMNS`].
 pub(crate) const ENTRY_WIDTH: usize = 9;

@@ -14,8 +14,8 @@ use tokio::sync::Mutex;
 use super::{
     ApiKey, Backend, ENTRY_COLUMNS, LogBatch, LoggedEntry, SequencerLease, Store, StoreError,
     StoredCheckpoint, StoredEntry, StoredTile, SubjectHead, TokenStatus, api_key_from_row,
-    checkpoint_from_row, entry_from_row, head_from_row, logged_from_row, status_from_row,
-    tile_from_row, to_i64, to_u64, unix_now,
+    checkpoint_from_row, entry_columns, entry_from_row, head_from_row, logged_from_row,
+    status_from_row, tile_from_row, to_i64, to_u64, unix_now,
 };
 
 /// The advisory lock key of the sequencer: the bytes of `loupe_sq`.
@@ -29,14 +29,6 @@ const MAX_CONNECTIONS: u32 = 10;
 pub struct PostgresStore {
     pool: PgPool,
     options: PgConnectOptions,
-}
-
-fn entry_columns(alias: &str) -> String {
-    ENTRY_COLUMNS
-        .split(", ")
-        .map(|c| format!("{alias}.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 static STATUS_SQL: LazyLock<String> = LazyLock::new(|| {
@@ -65,11 +57,24 @@ static CURRENT: LazyLock<String> = LazyLock::new(|| {
          ORDER BY leaf_index DESC LIMIT 1"
     )
 });
-static INSERT_ENTRIES: LazyLock<String> = LazyLock::new(|| {
+/// A whole batch in one statement, so one round trip: PostgreSQL runs a
+/// statement with data-modifying CTEs atomically, and every part is
+/// guarded by the log size the batch was built on (all parts see the same
+/// snapshot; a concurrent writer is stopped by the primary keys).
+static APPEND_BATCH: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "INSERT INTO entries ({ENTRY_COLUMNS}) \
-         SELECT t.*, $9 FROM UNNEST($1::bigint[], $2::bytea[], $3::text[], $4::text[], \
-             $5::text[], $6::bytea[], $7::bytea[], $8::bytea[]) AS t"
+        "WITH guard AS (SELECT COALESCE(MAX(tree_size), 0) = $10 AS ok FROM checkpoints), \
+         new_entries AS (INSERT INTO entries ({ENTRY_COLUMNS}) \
+             SELECT t.*, $9 FROM UNNEST($1::bigint[], $2::bytea[], $3::text[], $4::text[], \
+                 $5::text[], $6::bytea[], $7::bytea[], $8::bytea[]) AS t \
+             WHERE (SELECT ok FROM guard) RETURNING 1), \
+         new_tiles AS (INSERT INTO tiles (level, tile_index, width, data) \
+             SELECT * FROM UNNEST($11::smallint[], $12::bigint[], $13::int[], $14::bytea[]) \
+             WHERE (SELECT ok FROM guard) \
+             ON CONFLICT (level, tile_index) DO UPDATE \
+             SET width = EXCLUDED.width, data = EXCLUDED.data RETURNING 1) \
+         INSERT INTO checkpoints (tree_size, root, note, created_at) \
+         SELECT $15, $16, $17, $9 WHERE (SELECT ok FROM guard) RETURNING tree_size"
     )
 });
 
@@ -124,18 +129,17 @@ impl SequencerLease for PgLease {
     async fn check(&self) -> Result<(), StoreError> {
         let mut conn = self.0.lock().await;
         // The lock lives as long as the session: a live session holds it.
-        let held: bool = sqlx::query_scalar(
+        let held: Result<bool, _> = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' \
              AND pid = pg_backend_pid() AND granted \
              AND classid = ($1 >> 32)::oid AND objid = ($1 & 4294967295)::oid)",
         )
         .bind(SEQUENCER_LOCK_KEY)
         .fetch_one(&mut *conn)
-        .await?;
-        if held {
-            Ok(())
-        } else {
-            Err(StoreError::SequencerLocked)
+        .await;
+        match held {
+            Ok(true) => Ok(()),
+            Ok(false) | Err(_) => Err(StoreError::LockLost),
         }
     }
 }
@@ -161,89 +165,64 @@ impl Store for PostgresStore {
     }
 
     async fn append_batch(&self, batch: &LogBatch) -> Result<(), StoreError> {
-        let now = unix_now();
-        let mut tx = self.pool.begin().await?;
-        let size: Option<i64> = sqlx::query_scalar("SELECT MAX(tree_size) FROM checkpoints")
-            .fetch_one(&mut *tx)
-            .await?;
-        let found = size.map_or(Ok(0), |s| to_u64(s, "tree size"))?;
-        if found != batch.old_size {
-            return Err(StoreError::SizeMismatch {
-                expected: batch.old_size,
-                found,
-            });
+        let n = batch.entries.len();
+        let mut leaf_index = Vec::with_capacity(n);
+        let mut token_id = Vec::with_capacity(n);
+        let mut kind = Vec::with_capacity(n);
+        let mut iss = Vec::with_capacity(n);
+        let mut sub = Vec::with_capacity(n);
+        let mut supersedes = Vec::with_capacity(n);
+        let mut revokes = Vec::with_capacity(n);
+        let mut statement = Vec::with_capacity(n);
+        for e in &batch.entries {
+            leaf_index.push(to_i64(e.leaf_index)?);
+            token_id.push(e.token_id.0.as_slice());
+            kind.push(e.kind.as_str());
+            iss.push(e.iss.as_str());
+            sub.push(e.sub.as_deref());
+            supersedes.push(e.supersedes.as_ref().map(|t| t.0.as_slice()));
+            revokes.push(e.revokes.as_ref().map(|t| t.0.as_slice()));
+            statement.push(e.statement.as_slice());
         }
-
-        if !batch.entries.is_empty() {
-            let n = batch.entries.len();
-            let mut leaf_index = Vec::with_capacity(n);
-            let mut token_id = Vec::with_capacity(n);
-            let mut kind = Vec::with_capacity(n);
-            let mut iss = Vec::with_capacity(n);
-            let mut sub = Vec::with_capacity(n);
-            let mut supersedes = Vec::with_capacity(n);
-            let mut revokes = Vec::with_capacity(n);
-            let mut statement = Vec::with_capacity(n);
-            for e in &batch.entries {
-                leaf_index.push(to_i64(e.leaf_index)?);
-                token_id.push(e.token_id.0.as_slice());
-                kind.push(e.kind.as_str());
-                iss.push(e.iss.as_str());
-                sub.push(e.sub.as_deref());
-                supersedes.push(e.supersedes.as_ref().map(|t| t.0.as_slice()));
-                revokes.push(e.revokes.as_ref().map(|t| t.0.as_slice()));
-                statement.push(e.statement.as_slice());
-            }
-            sqlx::query(AssertSqlSafe(INSERT_ENTRIES.as_str()))
-                .bind(leaf_index)
-                .bind(token_id)
-                .bind(kind)
-                .bind(iss)
-                .bind(sub)
-                .bind(supersedes)
-                .bind(revokes)
-                .bind(statement)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+        let t = batch.tiles.len();
+        let mut level = Vec::with_capacity(t);
+        let mut index = Vec::with_capacity(t);
+        let mut width = Vec::with_capacity(t);
+        let mut data = Vec::with_capacity(t);
+        for tile in &batch.tiles {
+            level.push(i16::from(tile.coords.level()));
+            index.push(to_i64(tile.coords.index())?);
+            width.push(i32::from(tile.coords.width()));
+            data.push(tile.data.as_slice());
         }
-
-        if !batch.tiles.is_empty() {
-            let mut level = Vec::with_capacity(batch.tiles.len());
-            let mut index = Vec::with_capacity(batch.tiles.len());
-            let mut width = Vec::with_capacity(batch.tiles.len());
-            let mut data = Vec::with_capacity(batch.tiles.len());
-            for t in &batch.tiles {
-                level.push(i16::from(t.coords.level()));
-                index.push(to_i64(t.coords.index())?);
-                width.push(i32::from(t.coords.width()));
-                data.push(t.data.as_slice());
-            }
-            sqlx::query(
-                "INSERT INTO tiles (level, tile_index, width, data) \
-                 SELECT * FROM UNNEST($1::smallint[], $2::bigint[], $3::int[], $4::bytea[]) \
-                 ON CONFLICT (level, tile_index) DO UPDATE \
-                 SET width = EXCLUDED.width, data = EXCLUDED.data",
-            )
+        let written: Option<i64> = sqlx::query_scalar(AssertSqlSafe(APPEND_BATCH.as_str()))
+            .bind(leaf_index)
+            .bind(token_id)
+            .bind(kind)
+            .bind(iss)
+            .bind(sub)
+            .bind(supersedes)
+            .bind(revokes)
+            .bind(statement)
+            .bind(unix_now())
+            .bind(to_i64(batch.old_size)?)
             .bind(level)
             .bind(index)
             .bind(width)
             .bind(data)
-            .execute(&mut *tx)
+            .bind(to_i64(batch.checkpoint_size)?)
+            .bind(batch.checkpoint_root.as_slice())
+            .bind(batch.checkpoint_note.as_str())
+            .fetch_optional(&self.pool)
             .await?;
+        if written.is_some() {
+            return Ok(());
         }
-
-        sqlx::query(
-            "INSERT INTO checkpoints (tree_size, root, note, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(to_i64(batch.checkpoint_size)?)
-        .bind(batch.checkpoint_root.as_slice())
-        .bind(batch.checkpoint_note.as_str())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        // The guard refused: nothing was written.
+        Err(StoreError::SizeMismatch {
+            expected: batch.old_size,
+            found: self.tree_size().await?,
+        })
     }
 
     async fn tree_size(&self) -> Result<u64, StoreError> {
