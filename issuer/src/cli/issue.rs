@@ -59,7 +59,7 @@ pub struct IssueArgs {
     #[command(flatten)]
     pub stone: StoneArgs,
     /// Id of the token this one replaces (re-photography, revaluation, re-cut).
-    #[arg(long, value_name = "TOKEN_ID")]
+    #[arg(long, value_name = "TOKEN_ID", allow_hyphen_values = true)]
     pub supersedes: Option<TokenId>,
     /// Capture folder: report.pdf, the six shots and light-play video, by file name.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["report", "image", "video"])]

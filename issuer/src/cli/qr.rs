@@ -14,7 +14,7 @@ use crate::qr;
 #[derive(Debug, Clone, clap::Args)]
 pub struct QrArgs {
     /// A token URL (http:// or https://) or a token id.
-    #[arg(value_name = "URL|TOKEN_ID")]
+    #[arg(value_name = "URL|TOKEN_ID", allow_hyphen_values = true)]
     pub target: String,
     /// Base of token URLs, for a token id, such as `https://lab.example`.
     #[arg(long, env = "LOUPE_PUBLIC_BASE_URL", value_name = "URL")]

@@ -12,7 +12,7 @@ pub struct RevokeArgs {
     #[command(flatten)]
     pub server: ServerArgs,
     /// The token to revoke.
-    #[arg(value_name = "TOKEN_ID")]
+    #[arg(value_name = "TOKEN_ID", allow_hyphen_values = true)]
     pub token_id: TokenId,
     /// Why, for the public log (no personal data).
     #[arg(long, value_name = "TEXT")]

@@ -163,3 +163,28 @@ fn server_args_check_the_key_and_url() {
             .is_err_and(|e| e.to_string().contains("not an http"))
     );
 }
+
+#[test]
+fn token_ids_that_start_with_a_hyphen_are_values_not_flags() {
+    // base64url ids start with '-' one time in 64: found by the loopback
+    // test, where `--supersedes -E…` was read as an unknown flag.
+    let id: loupe_schemas::token::TokenId =
+        format!("-{}", "A".repeat(42)).parse().expect("a valid id");
+    let id = id.to_string();
+    assert!(id.starts_with('-'));
+    let Command::Revoke(r) = parse(&["revoke", &id, "--reason", "re-cut"]).expect("revoke") else {
+        panic!("not revoke");
+    };
+    assert_eq!(r.token_id.to_string(), id);
+    let Command::Issue(i) =
+        parse(&["issue", "--report-number", "R-1", "--supersedes", &id]).expect("issue")
+    else {
+        panic!("not issue");
+    };
+    assert_eq!(i.supersedes.map(|s| s.to_string()), Some(id.clone()));
+    let Command::Qr(q) = parse(&["qr", &id, "--base-url", "https://lab.example"]).expect("qr")
+    else {
+        panic!("not qr");
+    };
+    assert_eq!(q.target, id);
+}
