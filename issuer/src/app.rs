@@ -245,7 +245,14 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let timeout = state.config().request_timeout;
     let max_json = state.config().max_json_body;
-    crate::api::router()
+    // A capture: eight files at most (report, six photos, a video), each up
+    // to the upload limit, plus the claims part and multipart framing.
+    let upload = usize::try_from(state.config().max_upload_size)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(8)
+        .saturating_add(max_json)
+        .saturating_add(64 * 1024);
+    crate::api::router(upload)
         .fallback(not_found_fallback)
         .method_not_allowed_fallback(method_not_allowed_fallback)
         .layer(

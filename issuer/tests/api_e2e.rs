@@ -870,3 +870,72 @@ async fn concurrent_issuance_and_metrics() {
     }
     s.stop().await;
 }
+
+#[tokio::test]
+async fn multipart_files_are_bounded_by_the_upload_limit_not_the_json_limit() {
+    // The test server allows 64 KiB of JSON and 1 MiB per file.
+    let s = Server::start(TestDb::sqlite()).await;
+    let stone = json!({
+        "variety": "Ruby", "species": "Corundum", "weight_mct": 1520, "colour": "red", "shape": "oval",
+        "cut": "mixed", "clarity": "VS", "dimensions_um": [7100, 5600, 3400], "treatment": "none"
+    });
+    let form = |report_number: &str, photo: Vec<u8>| {
+        reqwest::multipart::Form::new()
+            .text(
+                "claims",
+                json!({"report_number": report_number, "stone": stone}).to_string(),
+            )
+            .part(
+                "report",
+                reqwest::multipart::Part::bytes(b"%PDF-1.4 report".to_vec())
+                    .mime_str("application/pdf")
+                    .unwrap(),
+            )
+            .part(
+                "face-up",
+                reqwest::multipart::Part::bytes(photo)
+                    .mime_str("image/jpeg")
+                    .unwrap(),
+            )
+    };
+    // A 600 KiB photo: above the JSON limit, within the upload limit.
+    let photo = vec![0xa5u8; 600 * 1024];
+    let r = s
+        .http
+        .post(s.url("/v1/tokens"))
+        .bearer_auth(&s.key)
+        .multipart(form("BIG-1", photo.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
+    let served = s
+        .get(&format!("/media/{}", Sha256Digest::of(&photo)), "*/*")
+        .await;
+    assert_eq!(served.bytes().await.unwrap().len(), photo.len());
+    // A 1.5 MiB photo: above the upload limit, refused, nothing logged.
+    let size = s.tree_size().await;
+    let r = s
+        .http
+        .post(s.url("/v1/tokens"))
+        .bearer_auth(&s.key)
+        .multipart(form("BIG-2", vec![0x5a; 1536 * 1024]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    // An oversize claims part: refused as well.
+    let huge = reqwest::multipart::Form::new().text("claims", " ".repeat(100 * 1024));
+    let r = s
+        .http
+        .post(s.url("/v1/tokens"))
+        .bearer_auth(&s.key)
+        .multipart(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(s.tree_size().await, size);
+    s.stop().await;
+}

@@ -13,6 +13,7 @@
 //! | `GET /healthz`, `GET /metrics`, `GET /openapi.json` | operations |
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 use crate::app::AppState;
@@ -23,9 +24,17 @@ mod read;
 mod tokens;
 
 /// The API routes, without state or middleware (see [`crate::app::router`]).
-pub fn router() -> Router<AppState> {
+///
+/// `upload_body_limit` bounds a whole `POST /v1/tokens` body: a multipart
+/// capture carries up to eight files, each also bounded on its own by the
+/// media store, so this route needs more than the JSON limit that applies
+/// everywhere else (its JSON form still enforces the JSON limit itself).
+pub fn router(upload_body_limit: usize) -> Router<AppState> {
     Router::new()
-        .route("/v1/tokens", post(tokens::issue))
+        .route(
+            "/v1/tokens",
+            post(tokens::issue).layer(DefaultBodyLimit::max(upload_body_limit)),
+        )
         .route("/v1/tokens/{id}/revocations", post(tokens::revoke))
         .route("/t/{id}", get(read::token))
         .route("/v1/tokens/{id}/proof", get(read::proof))

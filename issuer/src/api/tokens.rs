@@ -239,11 +239,18 @@ async fn receive_capture(
             if claims.is_some() {
                 return Err(ApiError::validation("claims", "more than one claims part"));
             }
-            let bytes = field.bytes().await?;
-            if bytes.len() > state.config().max_json_body {
-                return Err(ApiError::PayloadTooLarge {
-                    limit: u64::try_from(state.config().max_json_body).ok(),
-                });
+            // Read in chunks so an oversize part is refused before it is
+            // held in memory.
+            let limit = state.config().max_json_body;
+            let mut field = field;
+            let mut bytes = Vec::new();
+            while let Some(chunk) = field.chunk().await? {
+                if bytes.len().saturating_add(chunk.len()) > limit {
+                    return Err(ApiError::PayloadTooLarge {
+                        limit: u64::try_from(limit).ok(),
+                    });
+                }
+                bytes.extend_from_slice(&chunk);
             }
             claims = Some(parse_json(&bytes)?);
             continue;
