@@ -1,0 +1,2 @@
+//! `loupe`: verify provenance tokens.
+fn main() {}
