@@ -107,7 +107,7 @@ pub struct Fetcher {
 
 /// Installs the ring crypto provider for rustls once (reqwest is built
 /// without a default provider).
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         // Err means another provider is already installed, which is fine.

@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod cli;
 pub mod chain;
 pub mod fetch;
 pub mod files;

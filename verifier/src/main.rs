@@ -1,2 +1,4 @@
-//! `loupe`: verify provenance tokens.
-fn main() {}
+//! `loupe`: verify gemstone provenance tokens (see [`loupe_verifier::cli`]).
+fn main() -> std::process::ExitCode {
+    loupe_verifier::cli::main()
+}

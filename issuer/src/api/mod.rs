@@ -45,6 +45,7 @@ pub fn router(upload_body_limit: usize) -> Router<AppState> {
         .route("/checkpoint", get(log::checkpoint))
         .route("/v1/consistency", get(log::consistency))
         .route("/tile/{*path}", get(log::tile))
+        .route("/.well-known/loupe-issuer", get(ops::issuer_description))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))

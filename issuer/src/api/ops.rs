@@ -20,6 +20,38 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Response, ApiError
     Ok(axum::Json(json!({ "status": "ok", "tree_size": size })).into_response())
 }
 
+/// `GET /.well-known/loupe-issuer`: what a verifier needs to trust this
+/// issuer (`loupe trust add {url}`): its origin and URL, its token-signing
+/// key, and its log's origin, note verifier key and URL. Fetched keys prove
+/// nothing by themselves: verifiers compare the fingerprints out of band.
+pub async fn issuer_description(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let config = state.config();
+    let log = crate::keys::load_log_signer(&config.log_key, &config.log_origin)
+        .map_err(ApiError::internal)?
+        .verifier();
+    let key = state.issuer_key().verifying_key();
+    Ok((
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        axum::Json(json!({
+            "origin": config.issuer_origin,
+            "url": config.public_base_url,
+            "keys": [{
+                "public_key": base64::Engine::encode(
+                    &base64::engine::general_purpose::STANDARD,
+                    key.as_bytes()
+                ),
+                "kid": hex::encode(loupe_schemas::token::Kid::of(&key).as_bytes()),
+            }],
+            "log": {
+                "origin": config.log_origin,
+                "key": log.to_vkey(),
+                "url": config.public_base_url,
+            },
+        })),
+    )
+        .into_response())
+}
+
 /// `GET /metrics`: Prometheus text.
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let size = state
