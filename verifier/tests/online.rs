@@ -233,11 +233,11 @@ async fn a_different_token_for_the_url_fails_url_token_id() {
     let (proxy, lab) = lab_behind_proxy().await;
     let asked = lab.issue("LIE-1").await;
     let other = lab.issue("LIE-2").await;
+    // One verifier throughout: what a liar served must not stick to it.
+    let verifier = online(trust(&proxy.url));
     // A genuine, logged token, just not the one the URL names.
     proxy.set_mode(Mode::SwapToken(other.token.clone()));
-    let v = online(trust(&proxy.url))
-        .verify_url(&asked.url, &no_files())
-        .await;
+    let v = verifier.verify_url(&asked.url, &no_files()).await;
     assert_failed(
         &v,
         Status::Invalid,
@@ -247,9 +247,7 @@ async fn a_different_token_for_the_url_fails_url_token_id() {
     assert_eq!(v.token.as_ref().unwrap().id, other.id);
     // Garbage instead of a token: the id still does not match.
     proxy.set_mode(Mode::SwapToken(b"not a token".to_vec()));
-    let v = online(trust(&proxy.url))
-        .verify_url(&asked.url, &no_files())
-        .await;
+    let v = verifier.verify_url(&asked.url, &no_files()).await;
     assert_failed(
         &v,
         Status::Invalid,
@@ -260,6 +258,11 @@ async fn a_different_token_for_the_url_fails_url_token_id() {
         v.check(CheckName::CoseStructure).unwrap().outcome,
         Outcome::Fail
     );
+    // The server stops lying: the right token verifies (the wrong ones
+    // were not cached under the URL of the right one).
+    proxy.set_mode(Mode::Honest);
+    let v = verifier.verify_url(&asked.url, &no_files()).await;
+    assert_eq!(v.status, Status::Valid, "{}", dump(&v));
     lab.stop().await;
 }
 
@@ -361,6 +364,17 @@ async fn a_fork_of_the_same_size_or_larger_fails_consistency() {
     // The memory still holds A's tree: a fork never advances it.
     assert_eq!(verifier.memory().get(support::lab::LOG).unwrap(), seen);
 
+    // Back on A, which grew honestly: valid again.
+    proxy.set_upstream(&a.base);
+    let a3 = a.issue("FORK-A3").await;
+    let v = verifier.verify_url(&a3.url, &no_files()).await;
+    assert_eq!(v.status, Status::Valid, "{}", dump(&v));
+    assert!(
+        v.check(CheckName::Consistency)
+            .unwrap()
+            .reason
+            .contains("append-only")
+    );
     a.stop().await;
     b.stop().await;
 }
@@ -479,6 +493,62 @@ async fn forged_endings_fail_status_and_a_true_revocation_is_reported() {
         v.ended_by.as_ref().unwrap().reason.as_deref(),
         Some("stone re-certified")
     );
+    lab.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_consistency_answer_is_not_kept() {
+    let (proxy, lab) = lab_behind_proxy().await;
+    let first = lab.issue("CA-1").await;
+    let verifier = online(trust(&proxy.url));
+    let v = verifier.verify_url(&first.url, &no_files()).await;
+    assert_eq!(v.status, Status::Valid, "{}", dump(&v));
+    let second = lab.issue("CA-2").await;
+    let zeros = STANDARD.encode([0u8; 32]);
+    let rows = [
+        (
+            "a hash that is not 32 bytes",
+            json!({"old": 1, "new": 2, "path": ["AAAA"]}),
+            Status::Unknown,
+            Outcome::Skip,
+            "not 32 bytes",
+        ),
+        (
+            "an answer for other sizes",
+            json!({"old": 0, "new": 2, "path": []}),
+            Status::Unknown,
+            Outcome::Skip,
+            "other tree sizes",
+        ),
+        (
+            "a path that does not prove it",
+            json!({"old": 1, "new": 2, "path": [zeros]}),
+            Status::Invalid,
+            Outcome::Fail,
+            "FORK",
+        ),
+    ];
+    for (name, answer, status, outcome, why) in rows {
+        proxy.set_mode(Mode::Json(Endpoint::Consistency, answer));
+        let v = verifier.verify_url(&second.url, &no_files()).await;
+        assert_eq!(v.status, status, "{name}: {}", dump(&v));
+        let check = v.check(CheckName::Consistency).unwrap();
+        assert_eq!(check.outcome, outcome, "{name}: {}", dump(&v));
+        assert!(check.reason.contains(why), "{name}: {}", check.reason);
+        assert_eq!(verifier.memory().get(support::lab::LOG).unwrap().size, 1);
+    }
+    // The log answers honestly again: none of the bad answers was kept
+    // under the consistency URL (it is cached as immutable once verified).
+    proxy.set_mode(Mode::Honest);
+    let v = verifier.verify_url(&second.url, &no_files()).await;
+    assert_eq!(v.status, Status::Valid, "{}", dump(&v));
+    assert!(
+        v.check(CheckName::Consistency)
+            .unwrap()
+            .reason
+            .contains("append-only")
+    );
+    assert_eq!(verifier.memory().get(support::lab::LOG).unwrap().size, 2);
     lab.stop().await;
 }
 
