@@ -182,6 +182,16 @@ impl Fetcher {
         Ok(body)
     }
 
+    /// Drops the cached answer for `url` and `accept`, if any. The caller
+    /// verifies what it fetched; an answer that failed verification must
+    /// not be served again from the cache (for an [`Freshness::Immutable`]
+    /// one: never again), or one lie would stick to the URL for good.
+    pub fn forget(&self, url: &Url, accept: &'static str) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.remove(&(url.to_string(), accept));
+        }
+    }
+
     fn cached(&self, key: &(String, &'static str)) -> Option<Arc<[u8]>> {
         let cache = self.cache.lock().ok()?;
         let hit = cache.get(key)?;

@@ -29,6 +29,10 @@ const MAX_TOKEN: usize = 64 * 1024;
 const MAX_PROOF: usize = 64 * 1024;
 const MAX_STATUS: usize = 512 * 1024;
 const MAX_CONSISTENCY: usize = 64 * 1024;
+/// The media type asked for when fetching a token.
+const TOKEN_ACCEPT: &str = "application/cose";
+/// The media type asked for when fetching a consistency proof.
+const CONSISTENCY_ACCEPT: &str = "application/json";
 /// Verified checkpoints kept (by SHA-256 of the signed note).
 const CHECKPOINT_CACHE: usize = 4096;
 
@@ -214,7 +218,7 @@ impl Verifier {
             return report.finish(self.now());
         };
         let fetched = fetcher
-            .get(&parsed, "application/cose", MAX_TOKEN, Freshness::Immutable)
+            .get(&parsed, TOKEN_ACCEPT, MAX_TOKEN, Freshness::Immutable)
             .await;
         let bytes = match fetched {
             Ok(b) => b,
@@ -230,8 +234,17 @@ impl Verifier {
             CheckName::Fetch,
             format!("fetched {} bytes from {}", bytes.len(), issuer.url),
         );
-        self.run(report, &bytes, Some((id, issuer)), None, files)
-            .await
+        let verdict = self
+            .run(report, &bytes, Some((id, issuer)), None, files)
+            .await;
+        if verdict
+            .check(CheckName::UrlTokenId)
+            .is_some_and(|c| c.outcome == Outcome::Fail)
+        {
+            // Not the token the URL names: do not keep it under that URL.
+            fetcher.forget(&parsed, TOKEN_ACCEPT);
+        }
+        verdict
     }
 
     /// Checks that `url` is a token URL under a trusted issuer. Adds the
@@ -732,44 +745,42 @@ impl Verifier {
                     self.remember(report, cp);
                 }
             }
-            Err(e) => report.fail(
-                CheckName::Consistency,
-                format!(
-                    "LOG FORK: {} cannot prove the tree of size {} consistent with the one of size {} seen before: {e}",
-                    cp.origin(),
-                    new,
-                    old
-                ),
-            ),
+            Err(e) => {
+                // The proof is cached as immutable; one that does not verify
+                // (a fork's, or a forgery) must not be used again.
+                if let Some(fetcher) = &self.fetcher {
+                    fetcher.forget(&consistency_url(log, old, new), CONSISTENCY_ACCEPT);
+                }
+                report.fail(
+                    CheckName::Consistency,
+                    format!(
+                        "LOG FORK: {} cannot prove the tree of size {} consistent with the one of size {} seen before: {e}",
+                        cp.origin(),
+                        new,
+                        old
+                    ),
+                );
+            }
         }
     }
 
     async fn fetch_consistency(&self, log: &Log, old: u64, new: u64) -> Result<Vec<Hash>, String> {
         let fetcher = self.fetcher.as_ref().ok_or("offline")?;
-        let mut url = endpoint(&log.url, "v1/consistency");
-        url.query_pairs_mut()
-            .append_pair("old", &old.to_string())
-            .append_pair("new", &new.to_string());
+        let url = consistency_url(log, old, new);
         let body = fetcher
-            .get(&url, "application/json", MAX_CONSISTENCY, Freshness::Immutable)
+            .get(
+                &url,
+                CONSISTENCY_ACCEPT,
+                MAX_CONSISTENCY,
+                Freshness::Immutable,
+            )
             .await
             .map_err(|e| e.to_string())?;
-        let answer: ConsistencyAnswer =
-            serde_json::from_slice(&body).map_err(|e| format!("malformed answer: {e}"))?;
-        if answer.old != old || answer.new != new {
-            return Err("the answer is for other tree sizes".into());
+        let parsed = parse_consistency(&body, old, new);
+        if parsed.is_err() {
+            fetcher.forget(&url, CONSISTENCY_ACCEPT);
         }
-        answer
-            .path
-            .iter()
-            .map(|h| {
-                STANDARD
-                    .decode(h)
-                    .ok()
-                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                    .ok_or_else(|| "a hash in the answer is not 32 bytes of base64".to_owned())
-            })
-            .collect()
+        parsed
     }
 
     /// Asks the issuer for the token's status and verifies any revocation
@@ -920,6 +931,35 @@ struct Ctx<'t> {
     token: Token,
     issuer: &'t Issuer,
     log: &'t Log,
+}
+
+/// `{log url}/v1/consistency?old=&new=`.
+fn consistency_url(log: &Log, old: u64, new: u64) -> Url {
+    let mut url = endpoint(&log.url, "v1/consistency");
+    url.query_pairs_mut()
+        .append_pair("old", &old.to_string())
+        .append_pair("new", &new.to_string());
+    url
+}
+
+/// The path of a consistency answer for `old` → `new`.
+fn parse_consistency(body: &[u8], old: u64, new: u64) -> Result<Vec<Hash>, String> {
+    let answer: ConsistencyAnswer =
+        serde_json::from_slice(body).map_err(|e| format!("malformed answer: {e}"))?;
+    if answer.old != old || answer.new != new {
+        return Err("the answer is for other tree sizes".into());
+    }
+    answer
+        .path
+        .iter()
+        .map(|h| {
+            STANDARD
+                .decode(h)
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .ok_or_else(|| "a hash in the answer is not 32 bytes of base64".to_owned())
+        })
+        .collect()
 }
 
 /// `{base}/{path}`, keeping the base URL's own path.
