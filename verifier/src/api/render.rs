@@ -37,7 +37,7 @@ h2{font-size:1.25rem;margin:1.75rem 0 .5rem;border-bottom:2px solid var(--line);
 .brand{font-weight:700;letter-spacing:.04em;margin:.75rem 0;color:var(--muted)}
 .banner{border-radius:.75rem;padding:1rem 1.25rem;color:#fff;margin:.5rem 0 1rem}
 .banner .word{font-size:2.5rem;font-weight:800;line-height:1.1;margin:0}
-.banner .summary{font-size:1.125rem;margin:.5rem 0 0}
+.banner .summary{font-size:1.125rem;margin:.5rem 0 0;overflow-wrap:anywhere}
 .valid{background:#0b5d2a}.invalid{background:#a1121a}.revoked{background:#8a3b00}.superseded{background:#6b4a00}.unknown{background:#3a3a3a}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0}
 dt{color:var(--muted)}dd{margin:0;font-weight:600;overflow-wrap:anywhere}
@@ -52,6 +52,7 @@ figure{margin:0;border:1px solid var(--line);border-radius:.5rem;overflow:hidden
 figure img{display:block;width:100%;height:auto;aspect-ratio:1;object-fit:cover;background:#eee}
 figure .missing{display:flex;align-items:center;justify-content:center;aspect-ratio:1;background:#f3d6d6;color:#a1121a;font-size:3rem;font-weight:800}
 figcaption{padding:.4rem .5rem;font-size:1rem}
+figcaption .ok,figcaption .bad{font-size:1.25rem;font-weight:800}
 figcaption .reason{font-size:.9rem}
 details{margin-top:1.5rem}summary{cursor:pointer;font-weight:600}
 code{font-size:.9rem;overflow-wrap:anywhere}

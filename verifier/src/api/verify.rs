@@ -1,5 +1,5 @@
 //! `POST /v1/verify`: a token URL or token bytes (with an optional proof
-//! bundle) and optional file digests in; the [`Verdict`](crate::Verdict)
+//! bundle) and optional file digests in; the [`Verdict`]
 //! out, as JSON (`schemas/json/verdict.schema.json`), with status 200
 //! whatever the verdict says.
 //!
