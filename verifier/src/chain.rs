@@ -35,7 +35,9 @@ pub enum ChainError {
         why: String,
     },
     /// A certificate is not valid at the signing time.
-    #[error("certificate {index} ({subject}) is not valid at the signing time {at} (valid {not_before} to {not_after})")]
+    #[error(
+        "certificate {index} ({subject}) is not valid at the signing time {at} (valid {not_before} to {not_after})"
+    )]
     Expired {
         /// Position in the chain (0 = leaf; the chain length = the root).
         index: usize,
@@ -106,7 +108,10 @@ fn parse(index: usize, der: &[u8]) -> Result<X509Certificate<'_>, ChainError> {
 fn rfc3339(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)
         .ok()
-        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| t.to_string())
 }
 
@@ -206,7 +211,9 @@ pub fn verify_chain(
         .map_err(|_| ChainError::LeafUsage("malformed keyUsage".into()))?
         && !ku.value.digital_signature()
     {
-        return Err(ChainError::LeafUsage("keyUsage lacks digitalSignature".into()));
+        return Err(ChainError::LeafUsage(
+            "keyUsage lacks digitalSignature".into(),
+        ));
     }
     let names = leaf_names(leaf);
     if !names.iter().any(|n| n.eq_ignore_ascii_case(origin)) {

@@ -31,7 +31,9 @@ pub enum FileError {
         source: std::io::Error,
     },
     /// `ROLE=FILE` names no known role.
-    #[error("{0:?} is not a photo or video role (face-up, table, pavilion, side, girdle, swatch, light-play)")]
+    #[error(
+        "{0:?} is not a photo or video role (face-up, table, pavilion, side, girdle, swatch, light-play)"
+    )]
     UnknownRole(String),
     /// `ROLE=FILE` is not of that form.
     #[error("{0:?} is not ROLE=FILE")]
@@ -94,7 +96,9 @@ impl FilesInHand {
             .split_once('=')
             .ok_or_else(|| FileError::Syntax(arg.to_owned()))?;
         // Check the role before reading a possibly large file.
-        if role != "report" && role.parse::<ImageRole>().is_err() && role.parse::<VideoRole>().is_err()
+        if role != "report"
+            && role.parse::<ImageRole>().is_err()
+            && role.parse::<VideoRole>().is_err()
         {
             return Err(FileError::UnknownRole(role.to_owned()));
         }
@@ -110,7 +114,11 @@ impl FilesInHand {
         if let Some(d) = &self.report {
             let want = &provenance.report.sha256;
             out.push(if want == d {
-                ("report".to_owned(), true, format!("the report matches ({})", short(d)))
+                (
+                    "report".to_owned(),
+                    true,
+                    format!("the report matches ({})", short(d)),
+                )
             } else {
                 (
                     "report".to_owned(),
@@ -136,7 +144,11 @@ impl FilesInHand {
                         short(&i.sha256)
                     ),
                 ),
-                None => (subject, false, format!("the token certifies no {role} photo")),
+                None => (
+                    subject,
+                    false,
+                    format!("the token certifies no {role} photo"),
+                ),
             });
         }
         for (role, d) in &self.videos {
@@ -152,7 +164,11 @@ impl FilesInHand {
                         short(&v.sha256)
                     ),
                 ),
-                None => (subject, false, format!("the token certifies no {role} video")),
+                None => (
+                    subject,
+                    false,
+                    format!("the token certifies no {role} video"),
+                ),
             });
         }
         out

@@ -26,8 +26,8 @@
 #![deny(missing_docs)]
 
 pub mod api;
-pub mod cli;
 pub mod chain;
+pub mod cli;
 pub mod fetch;
 pub mod files;
 pub mod qr;

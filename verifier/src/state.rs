@@ -159,7 +159,9 @@ impl CheckpointMemory {
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, SeenCheckpoint>> {
         // A poisoned lock only means another thread panicked mid-update of
         // a plain map; the map itself is still whole.
-        self.logs.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.logs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Records `checkpoint` as the newest seen for its log if it is larger

@@ -255,7 +255,10 @@ fn pem_certificates(what: &str, text: &str) -> Result<Vec<Vec<u8>>, TrustStoreEr
 fn base_url(what: &str, text: &str) -> Result<Url, TrustStoreError> {
     let url = Url::parse(text).map_err(|e| invalid(what, format!("url {text:?}: {e}")))?;
     if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
-        return Err(invalid(what, format!("url {text:?} must be http(s) with a host")));
+        return Err(invalid(
+            what,
+            format!("url {text:?} must be http(s) with a host"),
+        ));
     }
     if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
         return Err(invalid(
@@ -394,7 +397,10 @@ impl TrustStore {
                 roots.extend(pem_certificates(&rwhat, &text)?);
             }
             if keys.is_empty() && roots.is_empty() {
-                return Err(invalid(&what, "needs at least one [[issuer.key]] or [[issuer.root]]"));
+                return Err(invalid(
+                    &what,
+                    "needs at least one [[issuer.key]] or [[issuer.root]]",
+                ));
             }
             if store.issuers.contains_key(&issuer.origin) {
                 return Err(invalid(&what, "listed twice"));
@@ -585,7 +591,8 @@ fn quote(s: &str) -> String {
 /// path starts with the base path (taken as a directory).
 pub(crate) fn under(base: &Url, url: &Url) -> bool {
     if base.scheme() != url.scheme()
-        || base.host_str().map(str::to_ascii_lowercase) != url.host_str().map(str::to_ascii_lowercase)
+        || base.host_str().map(str::to_ascii_lowercase)
+            != url.host_str().map(str::to_ascii_lowercase)
         || base.port_or_known_default() != url.port_or_known_default()
         || !url.username().is_empty()
         || url.password().is_some()

@@ -277,7 +277,10 @@ impl Report {
     }
 
     fn outcome(&self, name: CheckName) -> Option<Outcome> {
-        self.checks.iter().find(|c| c.name == name).map(|c| c.outcome)
+        self.checks
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| c.outcome)
     }
 
     /// Decides the overall status:

@@ -331,7 +331,10 @@ impl Verifier {
         };
         self.log_part_offline(&mut report, &ctx, proof);
         if report.checks.iter().all(|c| c.name != CheckName::Status) {
-            report.skip(CheckName::Status, "offline: revocation and supersession not checked");
+            report.skip(
+                CheckName::Status,
+                "offline: revocation and supersession not checked",
+            );
         }
         Self::files_part(&mut report, &ctx.token, files);
         report.finish(self.now())
@@ -353,7 +356,10 @@ impl Verifier {
             (Some(p), _) => Some(p.into()),
             (None, Some(f)) => {
                 let url = endpoint(&ctx.issuer.url, &format!("v1/tokens/{}/proof", ctx.id));
-                match f.get(&url, "text/plain", MAX_PROOF, Freshness::Changing).await {
+                match f
+                    .get(&url, "text/plain", MAX_PROOF, Freshness::Changing)
+                    .await
+                {
                     Ok(p) => Some(p),
                     Err(e) => {
                         report.skip_rest(&LOG_CHECKS, &format!("no proof: {e}"));
@@ -384,7 +390,10 @@ impl Verifier {
                 self.status_online(&mut report, &ctx).await;
             } else {
                 self.consistency_offline(&mut report, &cp);
-                report.skip(CheckName::Status, "offline: revocation and supersession not checked");
+                report.skip(
+                    CheckName::Status,
+                    "offline: revocation and supersession not checked",
+                );
             }
         }
         Self::files_part(&mut report, &ctx.token, files);
@@ -461,10 +470,16 @@ impl Verifier {
             report.skip_rest(&AFTER_PARSE, "the token is not the serving issuer's");
             return None;
         }
-        report.pass(CheckName::IssuerKnown, format!("{} is in your trust store", issuer.origin));
+        report.pass(
+            CheckName::IssuerKnown,
+            format!("{} is in your trust store", issuer.origin),
+        );
         let Some(log) = self.trust.log(&issuer.log) else {
             // TrustStore refuses issuers with unknown logs; be safe anyway.
-            report.fail(CheckName::IssuerKnown, "the issuer's log is not in the trust store");
+            report.fail(
+                CheckName::IssuerKnown,
+                "the issuer's log is not in the trust store",
+            );
             report.skip_rest(&AFTER_PARSE, "no log");
             return None;
         };
@@ -503,7 +518,10 @@ impl Verifier {
         let bundle = match ProofBundle::parse(proof) {
             Ok(b) => b,
             Err(e) => {
-                report.fail(CheckName::Inclusion, format!("the proof bundle is malformed: {e}"));
+                report.fail(
+                    CheckName::Inclusion,
+                    format!("the proof bundle is malformed: {e}"),
+                );
                 report.skip_rest(&LOG_CHECKS, "no usable proof");
                 return None;
             }
@@ -512,7 +530,11 @@ impl Verifier {
             Ok(cp) => {
                 report.pass(
                     CheckName::CheckpointSignature,
-                    format!("checkpoint of size {} signed by {}", cp.size(), ctx.log.origin),
+                    format!(
+                        "checkpoint of size {} signed by {}",
+                        cp.size(),
+                        ctx.log.origin
+                    ),
                 );
                 cp
             }
@@ -536,7 +558,12 @@ impl Verifier {
             Ok(()) => {
                 report.pass(
                     CheckName::Inclusion,
-                    format!("entry {} of {} in {}", bundle.index(), cp.size(), ctx.log.origin),
+                    format!(
+                        "entry {} of {} in {}",
+                        bundle.index(),
+                        cp.size(),
+                        ctx.log.origin
+                    ),
                 );
                 report.log = Some(LogPosition {
                     origin: ctx.log.origin.clone(),
@@ -566,7 +593,12 @@ impl Verifier {
     /// Opens a checkpoint with the log key alone (cached).
     fn checkpoint(&self, log: &Log, note: &str) -> Result<VerifiedCheckpoint, String> {
         let key: [u8; 32] = Sha256::digest(note.as_bytes()).into();
-        if let Some(hit) = self.checkpoints.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        if let Some(hit) = self
+            .checkpoints
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&key).cloned())
+        {
             return Ok(hit);
         }
         let cp = open_checkpoint(note.as_bytes(), &log.origin, &log.key, &[], 0, self.now())
@@ -592,7 +624,12 @@ impl Verifier {
             policy.min,
             policy.keys.len()
         );
-        if self.witnessed.lock().ok().is_some_and(|c| c.contains_key(&key)) {
+        if self
+            .witnessed
+            .lock()
+            .ok()
+            .is_some_and(|c| c.contains_key(&key))
+        {
             return Ok(met);
         }
         open_checkpoint(
@@ -670,7 +707,8 @@ impl Verifier {
             if let Some(c) = report.checks.last_mut()
                 && c.name == CheckName::Consistency
             {
-                c.reason.push_str(&format!(" (but it could not be saved: {e})"));
+                c.reason
+                    .push_str(&format!(" (but it could not be saved: {e})"));
             }
         }
     }
@@ -687,7 +725,10 @@ impl Verifier {
             return;
         }
         let Some(seen_root) = seen.root() else {
-            report.fail(CheckName::Consistency, "the remembered checkpoint is unreadable");
+            report.fail(
+                CheckName::Consistency,
+                "the remembered checkpoint is unreadable",
+            );
             return;
         };
         let (old, new, old_root, new_root) = if seen.size < cp.size() {
@@ -796,7 +837,10 @@ impl Verifier {
         {
             Ok(b) => b,
             Err(e) => {
-                report.skip(CheckName::Status, format!("could not fetch the status: {e}"));
+                report.skip(
+                    CheckName::Status,
+                    format!("could not fetch the status: {e}"),
+                );
                 report.unknown = Some(format!("the token's status could not be fetched ({e})"));
                 return;
             }
@@ -808,7 +852,11 @@ impl Verifier {
                 return;
             }
         };
-        let result = match (answer.status.as_str(), &answer.revoked_by, &answer.superseded_by) {
+        let result = match (
+            answer.status.as_str(),
+            &answer.revoked_by,
+            &answer.superseded_by,
+        ) {
             ("active", None, None) => {
                 report.pass(
                     CheckName::Status,
@@ -871,9 +919,13 @@ impl Verifier {
         let bytes = STANDARD
             .decode(&e.statement)
             .map_err(|_| "the revocation is not base64".to_owned())?;
-        let rev = SignedRevocation::parse(&bytes).map_err(|e| format!("malformed revocation: {e}"))?;
+        let rev =
+            SignedRevocation::parse(&bytes).map_err(|e| format!("malformed revocation: {e}"))?;
         if rev.revokes() != ctx.id {
-            return Err(format!("the revocation is for another token ({})", rev.revokes()));
+            return Err(format!(
+                "the revocation is for another token ({})",
+                rev.revokes()
+            ));
         }
         if rev.claims().iss != ctx.issuer.origin {
             return Err(format!("the revocation is by {:?}", rev.claims().iss));
@@ -897,8 +949,7 @@ impl Verifier {
         if newer.provenance().supersedes != Some(ctx.id) {
             return Err("the newer token does not name this one in supersedes".into());
         }
-        if newer.claims().iss != ctx.issuer.origin || newer.claims().sub != ctx.token.claims().sub
-        {
+        if newer.claims().iss != ctx.issuer.origin || newer.claims().sub != ctx.token.claims().sub {
             return Err("the newer token is for another issuer or report".into());
         }
         let (key, _) = resolve_key(ctx.issuer, newer.kid(), newer.x5chain(), newer.claims().iat)?;
@@ -987,7 +1038,10 @@ fn resolve_key(
             .map_err(|e| format!("certificate chain refused: {e}"))?;
         return Ok((
             key,
-            format!("certificate chain to a trusted root of {}, valid at signing", issuer.origin),
+            format!(
+                "certificate chain to a trusted root of {}, valid at signing",
+                issuer.origin
+            ),
         ));
     }
     let mut candidates = issuer.keys.iter().filter(|k| k.kid == kid).peekable();
@@ -1019,7 +1073,10 @@ fn rfc3339(t: u64) -> String {
     i64::try_from(t)
         .ok()
         .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| t.to_string())
 }
 

@@ -155,7 +155,9 @@ fn outcome(v: &Verdict, name: CheckName) -> Option<Outcome> {
 /// Asserts the verdict and that `name` failed (with `reason_part` in its reason).
 fn assert_fails(v: &Verdict, status: Status, name: CheckName, reason_part: &str) {
     assert_eq!(v.status, status, "verdict: {v:#?}");
-    let c = v.check(name).unwrap_or_else(|| panic!("no {name:?} check: {v:#?}"));
+    let c = v
+        .check(name)
+        .unwrap_or_else(|| panic!("no {name:?} check: {v:#?}"));
     assert_eq!(c.outcome, Outcome::Fail, "{name:?}: {c:?}");
     assert!(
         c.reason.contains(reason_part),
@@ -169,9 +171,11 @@ fn a_good_token_and_proof_verify_offline() {
     let mut lab = Lab::new();
     let token = lab.token("LX-1");
     let bundle = lab.append(token.logged_bytes());
-    let v = lab
-        .verifier()
-        .verify_offline(&token.to_bytes(), bundle.to_text().as_bytes(), &FilesInHand::default());
+    let v = lab.verifier().verify_offline(
+        &token.to_bytes(),
+        bundle.to_text().as_bytes(),
+        &FilesInHand::default(),
+    );
     assert_eq!(v.status, Status::Valid, "{v:#?}");
     for name in [
         CheckName::CoseStructure,
@@ -230,9 +234,11 @@ fn a_token_signed_by_an_unknown_key_is_invalid() {
     let stranger = SigningKey::from_bytes(&[9; 32]);
     let token = lab.builder("LX-1").sign(&stranger).expect("sign");
     let bundle = lab.append(token.logged_bytes()).to_text();
-    let v = lab
-        .verifier()
-        .verify_offline(&token.to_bytes(), bundle.as_bytes(), &FilesInHand::default());
+    let v = lab.verifier().verify_offline(
+        &token.to_bytes(),
+        bundle.as_bytes(),
+        &FilesInHand::default(),
+    );
     assert_fails(&v, Status::Invalid, CheckName::IssuerKey, "does not list");
     assert_eq!(outcome(&v, CheckName::TokenSignature), Some(Outcome::Skip));
 }
@@ -242,16 +248,22 @@ fn a_key_outside_its_window_is_refused() {
     for (nb, na, name) in [
         (Some(IAT + 1), None, "not yet valid"),
         (None, Some(IAT), "expired at iat (not_after is exclusive)"),
-        (Some(1_700_000_000), Some(IAT - 3600), "rotated out an hour before"),
+        (
+            Some(1_700_000_000),
+            Some(IAT - 3600),
+            "rotated out an hour before",
+        ),
     ] {
         let mut lab = Lab::new();
         let key = issuer_key(&lab.key, nb, na);
         lab.set_issuer(vec![key], vec![]);
         let token = lab.token("LX-1");
         let bundle = lab.append(token.logged_bytes()).to_text();
-        let v = lab
-            .verifier()
-            .verify_offline(&token.to_bytes(), bundle.as_bytes(), &FilesInHand::default());
+        let v = lab.verifier().verify_offline(
+            &token.to_bytes(),
+            bundle.as_bytes(),
+            &FilesInHand::default(),
+        );
         assert_fails(&v, Status::Invalid, CheckName::IssuerKey, "not valid when");
         assert!(v.check(CheckName::IssuerKey).is_some(), "{name}");
     }
@@ -270,8 +282,16 @@ fn rotation_old_tokens_verify_under_the_old_key_new_ones_under_the_new() {
         vec![],
     );
     let old = lab.token("LX-1");
-    let new = lab.builder("LX-2").iat(rotation + 5).sign(&new_key).expect("sign");
-    let late_old = lab.builder("LX-3").iat(rotation + 5).sign(&lab.key).expect("sign");
+    let new = lab
+        .builder("LX-2")
+        .iat(rotation + 5)
+        .sign(&new_key)
+        .expect("sign");
+    let late_old = lab
+        .builder("LX-3")
+        .iat(rotation + 5)
+        .sign(&lab.key)
+        .expect("sign");
     let mut proofs = Vec::new();
     for t in [&old, &new, &late_old] {
         lab.log.append_leaf(t.logged_bytes()).expect("append");
@@ -282,11 +302,15 @@ fn rotation_old_tokens_verify_under_the_old_key_new_ones_under_the_new() {
     let verifier = lab.verifier();
     let none = FilesInHand::default();
     assert_eq!(
-        verifier.verify_offline(&old.to_bytes(), proofs[0].as_bytes(), &none).status,
+        verifier
+            .verify_offline(&old.to_bytes(), proofs[0].as_bytes(), &none)
+            .status,
         Status::Valid
     );
     assert_eq!(
-        verifier.verify_offline(&new.to_bytes(), proofs[1].as_bytes(), &none).status,
+        verifier
+            .verify_offline(&new.to_bytes(), proofs[1].as_bytes(), &none)
+            .status,
         Status::Valid
     );
     // Signed with the old key after it was retired (or compromised).
@@ -307,7 +331,11 @@ fn an_altered_inclusion_path_or_index_fails_inclusion() {
     let mut path = good.path().to_vec();
     path[0][5] ^= 1;
     let bad_path = ProofBundle::new(good.index(), path, good.checkpoint_text());
-    let bad_index = ProofBundle::new(good.index() - 1, good.path().to_vec(), good.checkpoint_text());
+    let bad_index = ProofBundle::new(
+        good.index() - 1,
+        good.path().to_vec(),
+        good.checkpoint_text(),
+    );
     for bad in [bad_path, bad_index] {
         let v = verifier.verify_offline(
             &token.to_bytes(),
@@ -325,8 +353,13 @@ fn a_checkpoint_signed_by_another_key_fails() {
     let good = lab.append(token.logged_bytes());
     let impostor = NoteSigner::new(LOG, SigningKey::from_bytes(&[7; 32])).expect("signer");
     let note = sign_checkpoint(
-        &Checkpoint::new(LOG, lab.log.tree_size(), lab.log.root().expect("root"), vec![])
-            .expect("cp"),
+        &Checkpoint::new(
+            LOG,
+            lab.log.tree_size(),
+            lab.log.root().expect("root"),
+            vec![],
+        )
+        .expect("cp"),
         &impostor,
     )
     .expect("signed");
@@ -336,7 +369,12 @@ fn a_checkpoint_signed_by_another_key_fails() {
         bad.to_text().as_bytes(),
         &FilesInHand::default(),
     );
-    assert_fails(&v, Status::Invalid, CheckName::CheckpointSignature, "not signed by");
+    assert_fails(
+        &v,
+        Status::Invalid,
+        CheckName::CheckpointSignature,
+        "not signed by",
+    );
     assert_eq!(outcome(&v, CheckName::Inclusion), Some(Outcome::Skip));
 }
 
@@ -352,11 +390,21 @@ fn a_forked_log_is_reported_loudly() {
     let pb = fork.append(b.logged_bytes()).to_text();
     let verifier = lab.verifier();
     let none = FilesInHand::default();
-    assert_eq!(verifier.verify_offline(&a.to_bytes(), pa.as_bytes(), &none).status, Status::Valid);
+    assert_eq!(
+        verifier
+            .verify_offline(&a.to_bytes(), pa.as_bytes(), &none)
+            .status,
+        Status::Valid
+    );
     let v = verifier.verify_offline(&b.to_bytes(), pb.as_bytes(), &none);
     assert_fails(&v, Status::Invalid, CheckName::Consistency, "LOG FORK");
     // The same (honest) checkpoint again is fine.
-    assert_eq!(verifier.verify_offline(&a.to_bytes(), pa.as_bytes(), &none).status, Status::Valid);
+    assert_eq!(
+        verifier
+            .verify_offline(&a.to_bytes(), pa.as_bytes(), &none)
+            .status,
+        Status::Valid
+    );
 }
 
 #[test]
@@ -368,9 +416,18 @@ fn offline_a_larger_checkpoint_cannot_be_proven_and_is_skipped_not_trusted_blind
     let pb = lab.append(b.logged_bytes()).to_text();
     let verifier = lab.verifier();
     let none = FilesInHand::default();
-    assert_eq!(verifier.verify_offline(&a.to_bytes(), pa.as_bytes(), &none).status, Status::Valid);
+    assert_eq!(
+        verifier
+            .verify_offline(&a.to_bytes(), pa.as_bytes(), &none)
+            .status,
+        Status::Valid
+    );
     let v = verifier.verify_offline(&b.to_bytes(), pb.as_bytes(), &none);
-    assert_eq!(outcome(&v, CheckName::Consistency), Some(Outcome::Skip), "{v:#?}");
+    assert_eq!(
+        outcome(&v, CheckName::Consistency),
+        Some(Outcome::Skip),
+        "{v:#?}"
+    );
     // The memory still holds size 1: it only advances on a proven step.
     assert_eq!(verifier.memory().get(LOG).map(|s| s.size), Some(1));
 }
@@ -390,7 +447,12 @@ fn the_witness_policy_is_enforced() {
     let v = lab
         .verifier()
         .verify_offline(&token.to_bytes(), bundle.to_text().as_bytes(), &none);
-    assert_fails(&v, Status::Invalid, CheckName::Witnesses, "witness policy not met");
+    assert_fails(
+        &v,
+        Status::Invalid,
+        CheckName::Witnesses,
+        "witness policy not met",
+    );
 
     let seen = open_checkpoint(
         bundle.checkpoint_text().as_bytes(),
@@ -418,12 +480,20 @@ fn files_in_hand_must_match_byte_for_byte() {
     let verifier = lab.verifier();
 
     let mut good = FilesInHand::default();
-    good.add("report", Sha256Digest::of(&report_bytes())).expect("role");
-    good.add("face-up", Sha256Digest::of(b"face-up photo")).expect("role");
+    good.add("report", Sha256Digest::of(&report_bytes()))
+        .expect("role");
+    good.add("face-up", Sha256Digest::of(b"face-up photo"))
+        .expect("role");
     let v = verifier.verify_offline(&token.to_bytes(), proof.as_bytes(), &good);
     assert_eq!(v.status, Status::Valid, "{v:#?}");
-    assert_eq!(v.file_check("report").map(|c| c.outcome), Some(Outcome::Pass));
-    assert_eq!(v.file_check("image:face-up").map(|c| c.outcome), Some(Outcome::Pass));
+    assert_eq!(
+        v.file_check("report").map(|c| c.outcome),
+        Some(Outcome::Pass)
+    );
+    assert_eq!(
+        v.file_check("image:face-up").map(|c| c.outcome),
+        Some(Outcome::Pass)
+    );
 
     let mut pdf = report_bytes();
     let mid = pdf.len() / 2;
@@ -437,10 +507,16 @@ fn files_in_hand_must_match_byte_for_byte() {
     assert!(c.reason.contains("not the certified one"), "{c:?}");
 
     let mut absent = FilesInHand::default();
-    absent.add("pavilion", Sha256Digest::of(b"x")).expect("role");
+    absent
+        .add("pavilion", Sha256Digest::of(b"x"))
+        .expect("role");
     let v = verifier.verify_offline(&token.to_bytes(), proof.as_bytes(), &absent);
     assert_eq!(v.status, Status::Invalid);
-    assert!(FilesInHand::default().add("bottom", Sha256Digest::of(b"x")).is_err());
+    assert!(
+        FilesInHand::default()
+            .add("bottom", Sha256Digest::of(b"x"))
+            .is_err()
+    );
 }
 
 #[test]
@@ -451,9 +527,9 @@ fn an_unknown_issuer_is_unknown_not_invalid() {
         .sign(&lab.key)
         .expect("sign");
     let proof = lab.append(token.logged_bytes()).to_text();
-    let v = lab
-        .verifier()
-        .verify_offline(&token.to_bytes(), proof.as_bytes(), &FilesInHand::default());
+    let v =
+        lab.verifier()
+            .verify_offline(&token.to_bytes(), proof.as_bytes(), &FilesInHand::default());
     assert_eq!(v.status, Status::Unknown, "{v:#?}");
     assert_eq!(outcome(&v, CheckName::IssuerKnown), Some(Outcome::Fail));
 }
@@ -463,7 +539,9 @@ fn without_a_proof_offline_the_answer_is_unknown() {
     let lab = Lab::new();
     let token = lab.token("LX-1");
     let verifier = lab.verifier();
-    let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("rt");
     let v = rt.block_on(verifier.verify_token(&token.to_bytes(), None, &FilesInHand::default()));
     assert_eq!(v.status, Status::Unknown, "{v:#?}");
     assert_eq!(outcome(&v, CheckName::Inclusion), Some(Outcome::Skip));
@@ -490,10 +568,11 @@ fn the_checkpoint_memory_survives_a_restart_and_refuses_a_corrupt_file() {
     let token = lab.token("LX-1");
     let proof = lab.append(token.logged_bytes()).to_text();
     let memory = Arc::new(CheckpointMemory::open(&path).expect("open"));
-    let v = lab
-        .verifier()
-        .with_memory(memory)
-        .verify_offline(&token.to_bytes(), proof.as_bytes(), &FilesInHand::default());
+    let v = lab.verifier().with_memory(memory).verify_offline(
+        &token.to_bytes(),
+        proof.as_bytes(),
+        &FilesInHand::default(),
+    );
     assert_eq!(v.status, Status::Valid);
     let again = CheckpointMemory::open(&path).expect("reopen");
     assert_eq!(again.get(LOG).map(|s| s.size), Some(1));
@@ -502,10 +581,11 @@ fn the_checkpoint_memory_survives_a_restart_and_refuses_a_corrupt_file() {
     let mut fork = Lab::new();
     let b = fork.token("LX-B");
     let pb = fork.append(b.logged_bytes()).to_text();
-    let v = lab
-        .verifier()
-        .with_memory(Arc::new(again))
-        .verify_offline(&b.to_bytes(), pb.as_bytes(), &FilesInHand::default());
+    let v = lab.verifier().with_memory(Arc::new(again)).verify_offline(
+        &b.to_bytes(),
+        pb.as_bytes(),
+        &FilesInHand::default(),
+    );
     assert_fails(&v, Status::Invalid, CheckName::Consistency, "LOG FORK");
 
     std::fs::write(&path, b"{\"logs\": 5}").expect("write");
@@ -545,7 +625,8 @@ fn pki_with_root(
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyUsagePurpose};
     let root_key = ed25519_keypair(&SigningKey::from_bytes(&[root_seed; 32]));
     let mut root = CertificateParams::new(Vec::<String>::new()).expect("params");
-    root.distinguished_name.push(DnType::CommonName, "Example Root");
+    root.distinguished_name
+        .push(DnType::CommonName, "Example Root");
     root.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     root.key_usages = vec![KeyUsagePurpose::KeyCertSign];
     root.not_before = ts(1_600_000_000);
@@ -571,7 +652,11 @@ fn pki_with_root(
 
 fn verify_with_chain(lab: &mut Lab, chain: Vec<Vec<u8>>, roots: Vec<Vec<u8>>) -> Verdict {
     lab.set_issuer(vec![], roots);
-    let token = lab.builder("LX-1").x5chain(chain).sign(&lab.key).expect("sign");
+    let token = lab
+        .builder("LX-1")
+        .x5chain(chain)
+        .sign(&lab.key)
+        .expect("sign");
     let proof = lab.append(token.logged_bytes()).to_text();
     lab.verifier()
         .verify_offline(&token.to_bytes(), proof.as_bytes(), &FilesInHand::default())
@@ -583,7 +668,10 @@ fn a_certificate_chain_to_a_trusted_root_verifies() {
     let p = pki(&lab.key, ISS, IAT - 1000, IAT + 1000, false);
     let v = verify_with_chain(&mut lab, p.chain.clone(), vec![p.root_der.clone()]);
     assert_eq!(v.status, Status::Valid, "{v:#?}");
-    assert!(v.check(CheckName::IssuerKey).is_some_and(|c| c.reason.contains("certificate chain")));
+    assert!(
+        v.check(CheckName::IssuerKey)
+            .is_some_and(|c| c.reason.contains("certificate chain"))
+    );
     // The leaf alone (root not in the x5chain) also reaches the root.
     let mut lab = Lab::new();
     let v = verify_with_chain(&mut lab, vec![p.chain[0].clone()], vec![p.root_der]);
@@ -594,7 +682,13 @@ fn a_certificate_chain_to_a_trusted_root_verifies() {
 fn bad_certificate_chains_are_refused() {
     let lab0 = Lab::new();
     let good = pki(&lab0.key, ISS, IAT - 1000, IAT + 1000, false);
-    let other_root = pki(&SigningKey::from_bytes(&[12; 32]), ISS, IAT - 1000, IAT + 1000, false);
+    let other_root = pki(
+        &SigningKey::from_bytes(&[12; 32]),
+        ISS,
+        IAT - 1000,
+        IAT + 1000,
+        false,
+    );
     let cases: Vec<(&str, Pki, Vec<Vec<u8>>, &str)> = vec![
         (
             "expired before iat",
@@ -631,7 +725,11 @@ fn bad_certificate_chains_are_refused() {
         let mut lab = Lab::new();
         let v = verify_with_chain(&mut lab, p.chain, roots);
         assert_eq!(v.status, Status::Invalid, "{name}: {v:#?}");
-        let failed: Vec<_> = v.checks.iter().filter(|c| c.outcome == Outcome::Fail).collect();
+        let failed: Vec<_> = v
+            .checks
+            .iter()
+            .filter(|c| c.outcome == Outcome::Fail)
+            .collect();
         assert!(
             failed.iter().any(|c| c.reason.contains(expect)),
             "{name}: no failure mentions {expect:?}: {failed:#?}"
@@ -643,6 +741,11 @@ fn bad_certificate_chains_are_refused() {
     for chain in [rogue.chain.clone(), vec![rogue.chain[0].clone()]] {
         let mut lab = Lab::new();
         let v = verify_with_chain(&mut lab, chain, vec![good.root_der.clone()]);
-        assert_fails(&v, Status::Invalid, CheckName::IssuerKey, "certificate chain refused");
+        assert_fails(
+            &v,
+            Status::Invalid,
+            CheckName::IssuerKey,
+            "certificate chain refused",
+        );
     }
 }

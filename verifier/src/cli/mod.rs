@@ -216,7 +216,9 @@ async fn verify(args: VerifyArgs) -> Result<ExitCode, CliError> {
     let trust = load_trust(&args.store)?;
     let mut files = FilesInHand::default();
     if let Some(report) = &args.report {
-        files.add_file_arg(&format!("report={}", report.display())).map_err(err)?;
+        files
+            .add_file_arg(&format!("report={}", report.display()))
+            .map_err(err)?;
     }
     for image in &args.images {
         files.add_file_arg(image).map_err(err)?;

@@ -89,7 +89,10 @@ fn date(t: u64) -> String {
     i64::try_from(t)
         .ok()
         .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| t.to_string())
 }
 
@@ -118,7 +121,13 @@ pub fn token_text(token: &Token) -> String {
     let p = token.provenance();
     let s = &p.stone;
     let _ = writeln!(out, "token     {}", token.id());
-    let _ = writeln!(out, "issuer    {}  (kid {}, alg {})", c.iss, hex::encode(token.kid().as_bytes()), token.alg().cose_value());
+    let _ = writeln!(
+        out,
+        "issuer    {}  (kid {}, alg {})",
+        c.iss,
+        hex::encode(token.kid().as_bytes()),
+        token.alg().cose_value()
+    );
     let _ = writeln!(out, "report    {}", c.sub);
     let _ = writeln!(out, "issued    {}", date(c.iat));
     let _ = writeln!(
@@ -135,7 +144,10 @@ pub fn token_text(token: &Token) -> String {
         s.dimensions_um[1] as f64 / 1000.0,
         s.dimensions_um[2] as f64 / 1000.0,
         s.treatment,
-        s.origin.as_deref().map(|o| format!(", origin {o}")).unwrap_or_default()
+        s.origin
+            .as_deref()
+            .map(|o| format!(", origin {o}"))
+            .unwrap_or_default()
     );
     let _ = writeln!(
         out,

@@ -169,8 +169,12 @@ pub async fn run(cmd: TrustCommand) -> Result<ExitCode, CliError> {
                         "  key {}  kid {}{}{}",
                         STANDARD.encode(k.key.as_bytes()),
                         hex::encode(k.kid.as_bytes()),
-                        k.not_before.map(|t| format!("  from {t}")).unwrap_or_default(),
-                        k.not_after.map(|t| format!("  until {t}")).unwrap_or_default()
+                        k.not_before
+                            .map(|t| format!("  from {t}"))
+                            .unwrap_or_default(),
+                        k.not_after
+                            .map(|t| format!("  until {t}"))
+                            .unwrap_or_default()
                     );
                 }
                 for r in &i.roots {
@@ -240,12 +244,20 @@ pub async fn run(cmd: TrustCommand) -> Result<ExitCode, CliError> {
                 })
                 .map_err(err)?;
             save(&path, &store)?;
-            println!("added issuer {} ({}) and log {} to {}", p.origin, p.url, p.log.origin, path.display());
+            println!(
+                "added issuer {} ({}) and log {} to {}",
+                p.origin,
+                p.url,
+                p.log.origin,
+                path.display()
+            );
             for k in &keys {
                 println!("  issuer key kid {}", hex::encode(k.kid.as_bytes()));
             }
             println!("  log key    {}", log_key.to_vkey());
-            println!("Compare these fingerprints with what the lab gave you another way: they were fetched, not proven.");
+            println!(
+                "Compare these fingerprints with what the lab gave you another way: they were fetched, not proven."
+            );
             Ok(ExitCode::SUCCESS)
         }
         TrustCommand::AddIssuer(a) => {
@@ -256,12 +268,30 @@ pub async fn run(cmd: TrustCommand) -> Result<ExitCode, CliError> {
             } else {
                 a.key.clone()
             };
-            let key = parse_public_key(&key_text)
-                .ok_or_else(|| err(format!("{:?} is not an Ed25519 public key (PEM or base64)", a.key)))?;
-            let not_before = a.not_before.as_deref().map(|s| rfc3339("--not-before", s)).transpose()?;
-            let not_after = a.not_after.as_deref().map(|s| rfc3339("--not-after", s)).transpose()?;
-            let mut keys = store.issuer(&a.origin).map(|i| i.keys.clone()).unwrap_or_default();
-            let roots = store.issuer(&a.origin).map(|i| i.roots.clone()).unwrap_or_default();
+            let key = parse_public_key(&key_text).ok_or_else(|| {
+                err(format!(
+                    "{:?} is not an Ed25519 public key (PEM or base64)",
+                    a.key
+                ))
+            })?;
+            let not_before = a
+                .not_before
+                .as_deref()
+                .map(|s| rfc3339("--not-before", s))
+                .transpose()?;
+            let not_after = a
+                .not_after
+                .as_deref()
+                .map(|s| rfc3339("--not-after", s))
+                .transpose()?;
+            let mut keys = store
+                .issuer(&a.origin)
+                .map(|i| i.keys.clone())
+                .unwrap_or_default();
+            let roots = store
+                .issuer(&a.origin)
+                .map(|i| i.roots.clone())
+                .unwrap_or_default();
             keys.push(IssuerKey {
                 kid: Kid::of(&key),
                 key,
@@ -286,7 +316,11 @@ pub async fn run(cmd: TrustCommand) -> Result<ExitCode, CliError> {
             let mut store = open_or_new(&path)?;
             let key = NoteVerifier::from_vkey(&a.key).map_err(err)?;
             if key.name() != a.origin {
-                return Err(err(format!("the key is named {:?}, not {:?}", key.name(), a.origin)));
+                return Err(err(format!(
+                    "the key is named {:?}, not {:?}",
+                    key.name(),
+                    a.origin
+                )));
             }
             store.add_log(Log {
                 origin: a.origin.clone(),

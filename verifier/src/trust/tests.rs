@@ -29,8 +29,15 @@ fn the_example_trust_store_loads() {
     let store = TrustStore::load(&path).expect("example trust store");
     let issuer = store.issuer("lab.example").expect("issuer");
     assert_eq!(issuer.keys.len(), 1);
-    assert_eq!(issuer.roots.len(), 1, "the root certificate is read from pem_file");
-    assert_eq!(issuer.keys.first().and_then(|k| k.not_before), Some(1_767_225_600));
+    assert_eq!(
+        issuer.roots.len(),
+        1,
+        "the root certificate is read from pem_file"
+    );
+    assert_eq!(
+        issuer.keys.first().and_then(|k| k.not_before),
+        Some(1_767_225_600)
+    );
     assert!(store.log("lab.example/log").is_some());
 }
 
@@ -85,19 +92,25 @@ fn urls_are_trusted_only_under_a_base() {
         "https://log.lab.example/checkpoint",
     ];
     let no = [
-        "http://lab.example/loupe/t/abc",        // scheme
-        "https://lab.example:8443/loupe/t/abc",  // port
-        "https://lab.example/loupeX/t/abc",      // path prefix that is not a directory
-        "https://lab.example/t/abc",             // outside the base path
-        "https://evil.example/loupe/t/abc",      // host
+        "http://lab.example/loupe/t/abc",          // scheme
+        "https://lab.example:8443/loupe/t/abc",    // port
+        "https://lab.example/loupeX/t/abc",        // path prefix that is not a directory
+        "https://lab.example/t/abc",               // outside the base path
+        "https://evil.example/loupe/t/abc",        // host
         "https://lab.example.evil.example/loupe/", // suffix trick
-        "https://user@lab.example/loupe/t/abc",  // credentials
+        "https://user@lab.example/loupe/t/abc",    // credentials
     ];
     for u in yes {
-        assert!(store.is_trusted_url(&Url::parse(u).expect("url")), "{u} should be trusted");
+        assert!(
+            store.is_trusted_url(&Url::parse(u).expect("url")),
+            "{u} should be trusted"
+        );
     }
     for u in no {
-        assert!(!store.is_trusted_url(&Url::parse(u).expect("url")), "{u} must not be trusted");
+        assert!(
+            !store.is_trusted_url(&Url::parse(u).expect("url")),
+            "{u} must not be trusted"
+        );
     }
 }
 
