@@ -278,5 +278,3 @@ pub fn verify_chain(
     })
 }
 
-#[cfg(test)]
-mod tests;

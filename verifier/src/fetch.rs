@@ -53,6 +53,9 @@ pub enum FetchError {
     },
 }
 
+/// Bodies larger than this (256 KiB) are never cached.
+pub const MAX_CACHED_BODY: usize = 256 * 1024;
+
 /// Timeouts, size caps and cache lifetimes for a [`Fetcher`].
 #[derive(Debug, Clone)]
 pub struct FetchOptions {
@@ -203,7 +206,12 @@ impl Fetcher {
     }
 
     fn store(&self, key: (String, &'static str), freshness: Freshness, body: Arc<[u8]>) {
-        if freshness == Freshness::Changing && self.options.cache_ttl.is_zero() {
+        if (freshness == Freshness::Changing && self.options.cache_ttl.is_zero())
+            || body.len() > MAX_CACHED_BODY
+        {
+            // Large bodies (photos) are not kept: the cache is bounded by
+            // entries × this size, and the buyer page keeps its own
+            // byte-budgeted photo cache.
             return;
         }
         let Ok(mut cache) = self.cache.lock() else {

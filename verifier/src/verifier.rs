@@ -1088,5 +1088,3 @@ fn window(nb: Option<u64>, na: Option<u64>) -> String {
     )
 }
 
-#[cfg(test)]
-mod tests;
