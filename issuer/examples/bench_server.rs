@@ -15,6 +15,10 @@ use std::time::Duration;
 use loupe_issuer::apikey::ApiKey;
 use loupe_issuer::config::ServeConfig;
 
+// The allocator of the `loupe-issuer` binary (see src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);

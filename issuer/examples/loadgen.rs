@@ -21,6 +21,10 @@ use std::time::{Duration, Instant};
 use loupe_schemas::token::Sha256Digest;
 use serde_json::json;
 
+// The allocator of the `loupe-issuer` binary (see src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Args {
     server: String,
     api_key: String,

@@ -36,6 +36,10 @@ use loupe_schemas::token::{
     TokenBuilder, VideoDigest, VideoRole,
 };
 
+// The allocator of the `loupe-issuer` binary (see src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Options {
     url: String,
     count: usize,
