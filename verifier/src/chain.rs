@@ -277,4 +277,3 @@ pub fn verify_chain(
         issuer: top.issuer().to_string(),
     })
 }
-

@@ -1087,4 +1087,3 @@ fn window(nb: Option<u64>, na: Option<u64>) -> String {
         na.map_or_else(|| "no end".into(), rfc3339)
     )
 }
-

@@ -390,7 +390,126 @@ async fn round_trip(
         Ok(s) => Err(format!("status: {}", s.status)),
         Err(e) => Err(format!("status: {e}")),
     });
-    finish(&checks)
+    finish(&checks)?;
+
+    // Hand over to the verifier: the token, its proof and a trust store
+    // naming this demo issuer, and the command that checks them.
+    write_for_verifier(
+        dir,
+        &token_bytes,
+        &proof_text,
+        base_url,
+        issuer_pub,
+        log_vkey,
+    )?;
+    println!();
+    println!(
+        "Now verify it as a buyer or insurer would, with the verifier `loupe` (offline, from the files):"
+    );
+    println!(
+        "  cargo run --release -p loupe-verifier --bin loupe -- {}",
+        shell_words(&verify_offline_args(dir))
+    );
+    println!("While `demo --serve` runs, by URL (as from the QR code):");
+    println!(
+        "  cargo run --release -p loupe-verifier --bin loupe -- {}",
+        shell_words(&verify_url_args(dir, &url))
+    );
+    Ok(())
+}
+
+/// File names the demo leaves for the verifier.
+pub const DEMO_TOKEN_FILE: &str = "token.cose";
+/// The proof bundle (C2SP `tlog-proof`).
+pub const DEMO_PROOF_FILE: &str = "token.tlog-proof";
+/// A trust store naming the demo issuer at its loopback URL.
+pub const DEMO_TRUST_FILE: &str = "trust.toml";
+
+fn write_for_verifier(
+    dir: &Path,
+    token: &[u8],
+    proof: &str,
+    base_url: &str,
+    issuer_pub: &ed25519_dalek::VerifyingKey,
+    log_vkey: &NoteVerifier,
+) -> Result<(), CliError> {
+    use base64::Engine as _;
+    let issuer = log_vkey
+        .name()
+        .strip_suffix("/log")
+        .unwrap_or("lab.example");
+    let trust = format!(
+        "# Trust store for the Loupe demo: it trusts the PUBLIC example keys.\n\
+         # NEVER use it for real stones. See docs/verifier.md.\n\n\
+         [[issuer]]\norigin = \"{issuer}\"\nurl = \"{base_url}\"\nlog = \"{log}\"\n\n\
+         [[issuer.key]]\npublic_key = \"{key}\"\n\n\
+         [[log]]\norigin = \"{log}\"\nkey = \"{vkey}\"\nurl = \"{base_url}\"\n",
+        log = log_vkey.name(),
+        key = base64::engine::general_purpose::STANDARD.encode(issuer_pub.as_bytes()),
+        vkey = log_vkey.to_vkey(),
+    );
+    for (name, bytes) in [
+        (DEMO_TOKEN_FILE, token),
+        (DEMO_PROOF_FILE, proof.as_bytes()),
+        (DEMO_TRUST_FILE, trust.as_bytes()),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes)
+            .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
+/// The `loupe` arguments that verify the demo token offline, with its
+/// report and face-up photo in hand (the files the demo wrote).
+#[must_use]
+pub fn verify_offline_args(dir: &Path) -> Vec<String> {
+    let p = |name: &str| dir.join(name).display().to_string();
+    vec![
+        "verify".into(),
+        "--trust".into(),
+        p(DEMO_TRUST_FILE),
+        "--state".into(),
+        p("checkpoints.json"),
+        "--offline".into(),
+        "--proof".into(),
+        p(DEMO_PROOF_FILE),
+        "--report".into(),
+        p("capture/report.pdf"),
+        "--image".into(),
+        format!("face-up={}", p("capture/face-up.png")),
+        p(DEMO_TOKEN_FILE),
+    ]
+}
+
+/// The `loupe` arguments that verify the demo token by its URL.
+#[must_use]
+pub fn verify_url_args(dir: &Path, url: &str) -> Vec<String> {
+    vec![
+        "verify".into(),
+        "--trust".into(),
+        dir.join(DEMO_TRUST_FILE).display().to_string(),
+        "--state".into(),
+        dir.join("checkpoints.json").display().to_string(),
+        url.into(),
+    ]
+}
+
+/// Joins arguments for pasting into a POSIX shell.
+fn shell_words(args: &[String]) -> String {
+    args.iter()
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn finish(checks: &Checks) -> Result<(), CliError> {
