@@ -13,6 +13,12 @@
 //! 2. decoding into a [`ciborium::Value`];
 //! 3. re-encoding that value canonically ([`encode`]) and comparing the bytes
 //!    with the input.
+//!
+//! Signed statements (the hot path of a verifier) skip gates 2 and 3: after
+//! [`check`], they are read through [`Item`], a borrowing, bounds-checked
+//! view of the checked bytes, straight into typed structs. Gate 1 alone
+//! accepts exactly the inputs that survive all three (a differential test
+//! keeps it so), and reading typed fields allocates nothing but the fields.
 
 use std::cmp::Ordering;
 
@@ -387,6 +393,7 @@ pub(crate) fn text(s: &str) -> Value {
 }
 
 /// The value of an integer, if `v` is one that fits in an `i64`.
+#[cfg(test)]
 pub(crate) fn as_i64(v: &Value) -> Option<i64> {
     match v {
         Value::Integer(i) => i64::try_from(*i).ok(),
@@ -395,6 +402,7 @@ pub(crate) fn as_i64(v: &Value) -> Option<i64> {
 }
 
 /// The value of an unsigned integer, if `v` is one.
+#[cfg(test)]
 pub(crate) fn as_u64(v: &Value) -> Option<u64> {
     match v {
         Value::Integer(i) => u64::try_from(*i).ok(),
@@ -403,11 +411,257 @@ pub(crate) fn as_u64(v: &Value) -> Option<u64> {
 }
 
 /// A short human-readable rendering of a map key, for error messages.
+#[cfg(test)]
 pub(crate) fn describe_key(v: &Value) -> String {
     match v {
         Value::Integer(i) => i128::from(*i).to_string(),
         Value::Text(t) => format!("{t:?}"),
         Value::Bytes(_) => "a byte string".to_owned(),
         _ => "a non-scalar key".to_owned(),
+    }
+}
+
+// ------------------------------------------------------------------ views
+
+/// A view of exactly one data item inside bytes that passed [`check`].
+///
+/// Only [`Item::checked`] makes one, so the bytes are well-formed and
+/// deterministic. Reading is still bounds-checked and never panics: if that
+/// invariant were ever broken, the offending item reads as
+/// [`Kind::Invalid`], which no reader accepts, so a broken invariant fails
+/// closed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Item<'a> {
+    bytes: &'a [u8],
+}
+
+/// What a data item is, read from its head.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kind<'a> {
+    /// Major type 0.
+    Uint(u64),
+    /// Major type 1: the integer −1 − n.
+    Nint(u64),
+    /// A byte string.
+    Bytes(&'a [u8]),
+    /// A text string (UTF-8, as checked).
+    Text(&'a str),
+    /// An array.
+    Array(Items<'a>),
+    /// A map.
+    Map(Entries<'a>),
+    /// A tag and its content.
+    Tag(u64, Item<'a>),
+    /// `false` or `true` (no Loupe field is a boolean, so which is not kept).
+    Bool,
+    /// `null`.
+    Null,
+    /// Not a valid item: only if the invariant of [`Item`] were broken.
+    Invalid,
+}
+
+/// Reads a head without judging it: (major type, argument, rest). `None`
+/// for an indefinite length, a reserved value or truncation.
+fn read_head(buf: &[u8]) -> Option<(u8, u64, &[u8])> {
+    let (&initial, rest) = buf.split_first()?;
+    let n = match initial & 0x1f {
+        info @ 0..=23 => return Some((initial >> 5, u64::from(info), rest)),
+        24 => 1,
+        25 => 2,
+        26 => 4,
+        27 => 8,
+        _ => return None,
+    };
+    let (arg, rest) = rest.split_at_checked(n)?;
+    let arg = arg.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+    Some((initial >> 5, arg, rest))
+}
+
+/// Splits one data item off the front of `buf`. Iterative: a running count
+/// of items still to read replaces recursion.
+fn split_item(buf: &[u8]) -> Option<(&[u8], &[u8])> {
+    let mut rest = buf;
+    let mut pending: u64 = 1;
+    while pending > 0 {
+        pending -= 1;
+        let (major, arg, after) = read_head(rest)?;
+        rest = match major {
+            2 | 3 => after.get(usize::try_from(arg).ok()?..)?,
+            4 => {
+                pending = pending.checked_add(arg)?;
+                after
+            }
+            5 => {
+                pending = pending.checked_add(arg.checked_mul(2)?)?;
+                after
+            }
+            6 => {
+                pending = pending.checked_add(1)?;
+                after
+            }
+            _ => after,
+        };
+    }
+    let used = buf.len().checked_sub(rest.len())?;
+    Some((buf.get(..used)?, rest))
+}
+
+/// Splits the next item off `rest`; on failure yields an empty item (which
+/// reads as [`Kind::Invalid`]) and empties `rest`.
+fn next_item<'a>(rest: &mut &'a [u8]) -> Item<'a> {
+    match split_item(rest) {
+        Some((bytes, after)) => {
+            *rest = after;
+            Item { bytes }
+        }
+        None => {
+            *rest = &[];
+            Item { bytes: &[] }
+        }
+    }
+}
+
+impl<'a> Item<'a> {
+    /// Checks `bytes` with [`check`] and returns a view of the item.
+    ///
+    /// # Errors
+    ///
+    /// As [`check`].
+    pub(crate) fn checked(bytes: &'a [u8]) -> Result<Self, CborError> {
+        check(bytes)?;
+        Ok(Self { bytes })
+    }
+
+    /// Reads the item's head.
+    pub(crate) fn kind(self) -> Kind<'a> {
+        let Some((major, arg, rest)) = read_head(self.bytes) else {
+            return Kind::Invalid;
+        };
+        let len = usize::try_from(arg).ok();
+        match major {
+            0 => Kind::Uint(arg),
+            1 => Kind::Nint(arg),
+            2 => len
+                .and_then(|l| rest.get(..l))
+                .map_or(Kind::Invalid, Kind::Bytes),
+            3 => len
+                .and_then(|l| rest.get(..l))
+                .and_then(|s| std::str::from_utf8(s).ok())
+                .map_or(Kind::Invalid, Kind::Text),
+            4 => Kind::Array(Items {
+                remaining: arg,
+                rest,
+            }),
+            5 => Kind::Map(Entries {
+                remaining: arg,
+                rest,
+            }),
+            6 => {
+                let mut rest = rest;
+                Kind::Tag(arg, next_item(&mut rest))
+            }
+            _ => match arg {
+                20 | 21 => Kind::Bool,
+                22 => Kind::Null,
+                _ => Kind::Invalid,
+            },
+        }
+    }
+
+    /// Whether the item is the text string `s` (compared as bytes, which for
+    /// a checked item is the same as comparing values).
+    pub(crate) fn is_text(self, s: &str) -> bool {
+        matches!(read_head(self.bytes), Some((3, _, rest)) if rest == s.as_bytes())
+    }
+
+    /// The integer's value, if the item is one that fits in an `i64`.
+    pub(crate) fn as_i64(self) -> Option<i64> {
+        match self.kind() {
+            Kind::Uint(n) => i64::try_from(n).ok(),
+            Kind::Nint(n) => i64::try_from(n).ok().map(|n| -1 - n),
+            _ => None,
+        }
+    }
+
+    /// The unsigned integer's value, if the item is one.
+    pub(crate) fn as_u64(self) -> Option<u64> {
+        match self.kind() {
+            Kind::Uint(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// A short human-readable rendering, for error messages; the same as
+    /// [`describe_key`] gives for the decoded value.
+    pub(crate) fn describe(self) -> String {
+        match self.kind() {
+            Kind::Uint(n) => n.to_string(),
+            Kind::Nint(n) => (-1 - i128::from(n)).to_string(),
+            Kind::Text(t) => format!("{t:?}"),
+            Kind::Bytes(_) => "a byte string".to_owned(),
+            _ => "a non-scalar key".to_owned(),
+        }
+    }
+}
+
+/// The items of an array, in order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Items<'a> {
+    remaining: u64,
+    rest: &'a [u8],
+}
+
+impl Items<'_> {
+    /// How many items the array holds (from its head).
+    pub(crate) fn declared_len(&self) -> u64 {
+        self.remaining
+    }
+}
+
+impl<'a> Iterator for Items<'a> {
+    type Item = Item<'a>;
+
+    fn next(&mut self) -> Option<Item<'a>> {
+        self.remaining = self.remaining.checked_sub(1)?;
+        let item = next_item(&mut self.rest);
+        if item.bytes.is_empty() {
+            // Unreachable for checked bytes. Yield the invalid item (every
+            // reader rejects it) and stop.
+            self.remaining = 0;
+        }
+        Some(item)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = usize::try_from(self.remaining).unwrap_or(usize::MAX);
+        // Every item takes at least one byte.
+        (n.min(self.rest.len()), Some(n))
+    }
+}
+
+/// The entries of a map, in order: (key, value).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entries<'a> {
+    remaining: u64,
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = (Item<'a>, Item<'a>);
+
+    fn next(&mut self) -> Option<(Item<'a>, Item<'a>)> {
+        self.remaining = self.remaining.checked_sub(1)?;
+        let key = next_item(&mut self.rest);
+        let value = next_item(&mut self.rest);
+        if value.bytes.is_empty() {
+            // Unreachable for checked bytes: as for arrays, yield and stop.
+            self.remaining = 0;
+        }
+        Some((key, value))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = usize::try_from(self.remaining).unwrap_or(usize::MAX);
+        (n.min(self.rest.len() / 2), Some(n))
     }
 }

@@ -9,7 +9,7 @@ use ciborium::Value;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::id::{Cti, Sha256Digest, TokenId};
-use crate::cbor::{as_u64, describe_key, int, text};
+use crate::cbor::{Item, Items, Kind, int, text};
 
 /// Longest stone text field (variety, species, colour, …), in bytes.
 pub const MAX_TEXT_LEN: usize = 256;
@@ -153,16 +153,35 @@ fn check_media_type(field: &'static str, s: &str) -> Result<(), ClaimsError> {
 }
 
 /// A CBOR map being taken apart field by field; whatever is left at the end
-/// is an unknown field.
-pub(crate) struct Fields {
-    entries: Vec<(Value, Value)>,
+/// is an unknown field. Entries are views into the checked bytes.
+pub(crate) struct Fields<'a> {
+    entries: Vec<(Item<'a>, Item<'a>)>,
     context: &'static str,
 }
 
-impl Fields {
-    pub(crate) fn new(v: Value, context: &'static str) -> Result<Self, ClaimsError> {
-        match v {
-            Value::Map(entries) => Ok(Self { entries, context }),
+/// A map key this crate looks up: a text string or an integer.
+#[derive(Clone, Copy)]
+pub(crate) enum Key {
+    Text(&'static str),
+    Int(i64),
+}
+
+impl Key {
+    fn matches(self, item: Item<'_>) -> bool {
+        match self {
+            Self::Text(t) => item.is_text(t),
+            Self::Int(i) => item.as_i64() == Some(i),
+        }
+    }
+}
+
+impl<'a> Fields<'a> {
+    pub(crate) fn new(item: Item<'a>, context: &'static str) -> Result<Self, ClaimsError> {
+        match item.kind() {
+            Kind::Map(entries) => Ok(Self {
+                entries: entries.collect(),
+                context,
+            }),
             _ => Err(ClaimsError::WrongType {
                 field: context,
                 expected: "a map",
@@ -170,16 +189,16 @@ impl Fields {
         }
     }
 
-    pub(crate) fn take(&mut self, key: &Value) -> Option<Value> {
-        let pos = self.entries.iter().position(|(k, _)| k == key)?;
+    pub(crate) fn take(&mut self, key: Key) -> Option<Item<'a>> {
+        let pos = self.entries.iter().position(|(k, _)| key.matches(*k))?;
         Some(self.entries.swap_remove(pos).1)
     }
 
     pub(crate) fn require(
         &mut self,
-        key: &Value,
+        key: Key,
         field: &'static str,
-    ) -> Result<Value, ClaimsError> {
+    ) -> Result<Item<'a>, ClaimsError> {
         self.take(key).ok_or(ClaimsError::MissingField { field })
     }
 
@@ -187,17 +206,21 @@ impl Fields {
         match self.entries.first() {
             None => Ok(()),
             Some((k, _)) => Err(ClaimsError::UnknownField {
-                field: format!("{}.{}", self.context, describe_key(k)),
+                field: format!("{}.{}", self.context, k.describe()),
             }),
         }
     }
 }
 
-pub(crate) fn want_text(v: Value, field: &'static str, max: usize) -> Result<String, ClaimsError> {
-    match v {
-        Value::Text(s) => {
-            check_text(field, &s, max)?;
-            Ok(s)
+pub(crate) fn want_text(
+    v: Item<'_>,
+    field: &'static str,
+    max: usize,
+) -> Result<String, ClaimsError> {
+    match v.kind() {
+        Kind::Text(s) => {
+            check_text(field, s, max)?;
+            Ok(s.to_owned())
         }
         _ => Err(ClaimsError::WrongType {
             field,
@@ -206,20 +229,21 @@ pub(crate) fn want_text(v: Value, field: &'static str, max: usize) -> Result<Str
     }
 }
 
-pub(crate) fn want_uint(v: &Value, field: &'static str) -> Result<u64, ClaimsError> {
-    as_u64(v).ok_or(ClaimsError::WrongType {
+pub(crate) fn want_uint(v: Item<'_>, field: &'static str) -> Result<u64, ClaimsError> {
+    v.as_u64().ok_or(ClaimsError::WrongType {
         field,
         expected: "an unsigned integer",
     })
 }
 
 pub(crate) fn want_bytes<const N: usize>(
-    v: Value,
+    v: Item<'_>,
     field: &'static str,
 ) -> Result<[u8; N], ClaimsError> {
-    match v {
-        Value::Bytes(b) => <[u8; N]>::try_from(b.as_slice())
-            .map_err(|_| ClaimsError::WrongLength { field, expected: N }),
+    match v.kind() {
+        Kind::Bytes(b) => {
+            <[u8; N]>::try_from(b).map_err(|_| ClaimsError::WrongLength { field, expected: N })
+        }
         _ => Err(ClaimsError::WrongType {
             field,
             expected: "a byte string",
@@ -227,10 +251,12 @@ pub(crate) fn want_bytes<const N: usize>(
     }
 }
 
-fn want_array(v: Value, field: &'static str, max: usize) -> Result<Vec<Value>, ClaimsError> {
-    match v {
-        Value::Array(a) if a.len() > max => Err(ClaimsError::TooManyItems { field, max }),
-        Value::Array(a) => Ok(a),
+fn want_array<'a>(v: Item<'a>, field: &'static str, max: usize) -> Result<Items<'a>, ClaimsError> {
+    match v.kind() {
+        Kind::Array(a) if a.declared_len() > max as u64 => {
+            Err(ClaimsError::TooManyItems { field, max })
+        }
+        Kind::Array(a) => Ok(a),
         _ => Err(ClaimsError::WrongType {
             field,
             expected: "an array",
@@ -407,19 +433,19 @@ impl FileDigest {
         ])
     }
 
-    fn from_value(v: Value) -> Result<Self, ClaimsError> {
+    fn from_item(v: Item<'_>) -> Result<Self, ClaimsError> {
         let mut f = Fields::new(v, "report")?;
         let d = Self {
             sha256: Sha256Digest(want_bytes(
-                f.require(&text("sha256"), "report.sha256")?,
+                f.require(Key::Text("sha256"), "report.sha256")?,
                 "report.sha256",
             )?),
             media_type: want_text(
-                f.require(&text("media_type"), "report.media_type")?,
+                f.require(Key::Text("media_type"), "report.media_type")?,
                 "report.media_type",
                 MAX_MEDIA_TYPE_LEN,
             )?,
-            size: want_uint(&f.require(&text("size"), "report.size")?, "report.size")?,
+            size: want_uint(f.require(Key::Text("size"), "report.size")?, "report.size")?,
         };
         f.finish()?;
         d.validate()?;
@@ -459,10 +485,10 @@ impl<R: MediaRole> MediaDigest<R> {
         ])
     }
 
-    fn from_value(v: Value) -> Result<Self, ClaimsError> {
+    fn from_item(v: Item<'_>) -> Result<Self, ClaimsError> {
         let mut f = Fields::new(v, R::LIST)?;
-        let role = match f.require(&text("role"), "media.role")? {
-            Value::Text(s) => R::parse(&s)?,
+        let role = match f.require(Key::Text("role"), "media.role")?.kind() {
+            Kind::Text(s) => R::parse(s)?,
             _ => {
                 return Err(ClaimsError::WrongType {
                     field: "media.role",
@@ -473,15 +499,15 @@ impl<R: MediaRole> MediaDigest<R> {
         let d = Self {
             role,
             sha256: Sha256Digest(want_bytes(
-                f.require(&text("sha256"), "media.sha256")?,
+                f.require(Key::Text("sha256"), "media.sha256")?,
                 "media.sha256",
             )?),
             media_type: want_text(
-                f.require(&text("media_type"), "media.media_type")?,
+                f.require(Key::Text("media_type"), "media.media_type")?,
                 "media.media_type",
                 MAX_MEDIA_TYPE_LEN,
             )?,
-            size: want_uint(&f.require(&text("size"), "media.size")?, "media.size")?,
+            size: want_uint(f.require(Key::Text("size"), "media.size")?, "media.size")?,
         };
         f.finish()?;
         Ok(d)
@@ -590,10 +616,10 @@ impl Stone {
         text_map(entries)
     }
 
-    fn from_value(v: Value) -> Result<Self, ClaimsError> {
+    fn from_item(v: Item<'_>) -> Result<Self, ClaimsError> {
         let mut f = Fields::new(v, "stone")?;
         let mut t = |key: &'static str, field: &'static str| {
-            f.require(&text(key), field)
+            f.require(Key::Text(key), field)
                 .and_then(|v| want_text(v, field, MAX_TEXT_LEN))
         };
         let variety = t("variety", "stone.variety")?;
@@ -604,16 +630,16 @@ impl Stone {
         let clarity = t("clarity", "stone.clarity")?;
         let treatment = t("treatment", "stone.treatment")?;
         let weight_mct = want_uint(
-            &f.require(&text("weight_mct"), "stone.weight_mct")?,
+            f.require(Key::Text("weight_mct"), "stone.weight_mct")?,
             "stone.weight_mct",
         )?;
-        let dims = want_array(
-            f.require(&text("dimensions_um"), "stone.dimensions_um")?,
+        let mut dims = want_array(
+            f.require(Key::Text("dimensions_um"), "stone.dimensions_um")?,
             "stone.dimensions_um",
             3,
         )?;
-        let dimensions_um = match dims.as_slice() {
-            [l, w, d] => [
+        let dimensions_um = match (dims.declared_len(), dims.next(), dims.next(), dims.next()) {
+            (3, Some(l), Some(w), Some(d)) => [
                 want_uint(l, "stone.dimensions_um")?,
                 want_uint(w, "stone.dimensions_um")?,
                 want_uint(d, "stone.dimensions_um")?,
@@ -626,7 +652,7 @@ impl Stone {
             }
         };
         let origin = f
-            .take(&text("origin"))
+            .take(Key::Text("origin"))
             .map(|v| want_text(v, "stone.origin", MAX_TEXT_LEN))
             .transpose()?;
         f.finish()?;
@@ -742,29 +768,27 @@ impl Provenance {
         text_map(entries)
     }
 
-    /// Reads the payload from a decoded CBOR value.
-    pub(crate) fn from_value(v: Value) -> Result<Self, ClaimsError> {
+    /// Reads the payload from a view of its checked CBOR.
+    pub(crate) fn from_item(v: Item<'_>) -> Result<Self, ClaimsError> {
         let mut f = Fields::new(v, "payload")?;
-        let report = FileDigest::from_value(f.require(&text("report"), "report")?)?;
+        let report = FileDigest::from_item(f.require(Key::Text("report"), "report")?)?;
         let images = want_array(
-            f.require(&text("images"), "images")?,
+            f.require(Key::Text("images"), "images")?,
             "images",
             ImageRole::ALL.len(),
         )?
-        .into_iter()
-        .map(MediaDigest::from_value)
+        .map(MediaDigest::from_item)
         .collect::<Result<Vec<_>, _>>()?;
         let videos = want_array(
-            f.require(&text("videos"), "videos")?,
+            f.require(Key::Text("videos"), "videos")?,
             "videos",
             VideoRole::ALL.len(),
         )?
-        .into_iter()
-        .map(MediaDigest::from_value)
+        .map(MediaDigest::from_item)
         .collect::<Result<Vec<_>, _>>()?;
-        let stone = Stone::from_value(f.require(&text("stone"), "stone")?)?;
+        let stone = Stone::from_item(f.require(Key::Text("stone"), "stone")?)?;
         let supersedes = f
-            .take(&text("supersedes"))
+            .take(Key::Text("supersedes"))
             .map(|v| want_bytes(v, "supersedes").map(TokenId))
             .transpose()?;
         f.finish()?;
@@ -822,21 +846,21 @@ impl CwtClaims {
         ])
     }
 
-    pub(crate) fn from_value(v: Value) -> Result<Self, ClaimsError> {
+    pub(crate) fn from_item(v: Item<'_>) -> Result<Self, ClaimsError> {
         let mut f = Fields::new(v, "cwt")?;
         let iss = want_text(
-            f.require(&int(CLAIM_ISS), "cwt.iss")?,
+            f.require(Key::Int(CLAIM_ISS), "cwt.iss")?,
             "cwt.iss",
             MAX_ISSUER_LEN,
         )?;
         let sub = want_text(
-            f.require(&int(CLAIM_SUB), "cwt.sub")?,
+            f.require(Key::Int(CLAIM_SUB), "cwt.sub")?,
             "cwt.sub",
             MAX_SUBJECT_LEN,
         )?;
-        let iat = want_uint(&f.require(&int(CLAIM_IAT), "cwt.iat")?, "cwt.iat")?;
+        let iat = want_uint(f.require(Key::Int(CLAIM_IAT), "cwt.iat")?, "cwt.iat")?;
         let cti = Cti(want_bytes(
-            f.require(&int(CLAIM_CTI), "cwt.cti")?,
+            f.require(Key::Int(CLAIM_CTI), "cwt.cti")?,
             "cwt.cti",
         )?);
         f.finish()?;

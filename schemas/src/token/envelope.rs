@@ -1,6 +1,8 @@
 //! The COSE_Sign1 layer shared by tokens and revocations: strict parsing of
 //! the envelope and headers, signing, encoding, verification.
 
+use std::ops::Range;
+
 use ciborium::Value;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 
@@ -10,7 +12,7 @@ use super::{
     Algorithm, MAX_RECEIPTS, MAX_STATEMENT_SIZE, MAX_X5CHAIN_LEN, REVOCATION_CONTENT_TYPE,
     TOKEN_CONTENT_TYPE,
 };
-use crate::cbor::{self, as_i64, describe_key, int};
+use crate::cbor::{self, Entries, Item, Kind, int};
 
 /// COSE header labels used here (RFC 9052 §3.1, RFC 9597, RFC 9360, RFC 9942).
 pub(crate) const HDR_ALG: i64 = 1;
@@ -26,7 +28,7 @@ pub(crate) const TAG_COSE_SIGN1: u64 = 18;
 
 /// Headers that may be marked critical: the ones this implementation
 /// processes beyond the generic set (which RFC 9052 §3.1 forbids in `crit`).
-const UNDERSTOOD_CRITICAL: [i64; 2] = [HDR_CWT_CLAIMS, HDR_X5CHAIN];
+pub(crate) const UNDERSTOOD_CRITICAL: [i64; 2] = [HDR_CWT_CLAIMS, HDR_X5CHAIN];
 
 /// A parsed, well-formed COSE_Sign1 statement, before its claims are read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,12 +38,14 @@ pub(crate) struct Envelope {
     pub content_type: &'static str,
     pub x5chain: Option<Vec<Vec<u8>>>,
     pub receipts: Vec<Vec<u8>>,
-    /// The serialized protected header, exactly as received.
-    pub protected: Vec<u8>,
-    pub payload: Vec<u8>,
     pub signature: [u8; 64],
     /// The statement with an empty unprotected header.
     pub logged: Vec<u8>,
+    /// Where the serialized protected header (exactly as received) lies in
+    /// `logged`.
+    protected: Range<usize>,
+    /// Where the serialized payload lies in `logged`.
+    payload: Range<usize>,
     pub id: TokenId,
 }
 
@@ -60,10 +64,23 @@ pub(crate) fn encode_sign1(
     payload: &[u8],
     signature: &[u8],
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(protected.len() + payload.len() + signature.len() + 16);
+    encode_sign1_ranges(protected, receipts, payload, signature).0
+}
+
+/// As [`encode_sign1`], also returning where the protected header and the
+/// payload lie in the output.
+fn encode_sign1_ranges(
+    protected: &[u8],
+    receipts: &[Vec<u8>],
+    payload: &[u8],
+    signature: &[u8],
+) -> (Vec<u8>, Range<usize>, Range<usize>) {
+    let receipts_len: usize = receipts.iter().map(|r| r.len() + 9).sum();
+    let mut out =
+        Vec::with_capacity(protected.len() + payload.len() + signature.len() + receipts_len + 32);
     cbor::write_head(&mut out, 6, TAG_COSE_SIGN1);
     cbor::write_head(&mut out, 4, 4);
-    cbor::write_bytes(&mut out, protected);
+    let protected_range = write_bytes_range(&mut out, protected);
     if receipts.is_empty() {
         cbor::write_head(&mut out, 5, 0);
     } else {
@@ -74,9 +91,17 @@ pub(crate) fn encode_sign1(
             cbor::write_bytes(&mut out, r);
         }
     }
-    cbor::write_bytes(&mut out, payload);
+    let payload_range = write_bytes_range(&mut out, payload);
     cbor::write_bytes(&mut out, signature);
-    out
+    (out, protected_range, payload_range)
+}
+
+/// Writes a byte string and returns where its content lies in `out`.
+fn write_bytes_range(out: &mut Vec<u8>, b: &[u8]) -> Range<usize> {
+    cbor::write_head(out, 2, b.len() as u64);
+    let start = out.len();
+    out.extend_from_slice(b);
+    start..out.len()
 }
 
 /// The `Sig_structure` for COSE_Sign1 (RFC 9052 §4.4): the bytes signed.
@@ -126,79 +151,120 @@ pub(crate) fn sign(spec: ProtectedSpec<'_>, payload: &[u8], key: &SigningKey) ->
     encode_sign1(&protected, &[], payload, &signature)
 }
 
+/// The protected header parameters an [`Envelope`] keeps.
+pub(crate) struct Header {
+    pub alg: Algorithm,
+    pub kid: Kid,
+    pub content_type: &'static str,
+    pub x5chain: Option<Vec<Vec<u8>>>,
+}
+
+/// What [`Envelope::parse`] reads from the protected header.
+struct Protected<'a> {
+    header: Header,
+    cwt: Item<'a>,
+}
+
 impl Envelope {
+    /// Builds an envelope from its parts: encodes the logged bytes (the
+    /// statement with an empty unprotected header) and hashes them.
+    pub(crate) fn from_parts(
+        header: Header,
+        receipts: Vec<Vec<u8>>,
+        protected: &[u8],
+        payload: &[u8],
+        signature: [u8; 64],
+    ) -> Self {
+        let (logged, protected, payload) = encode_sign1_ranges(protected, &[], payload, &signature);
+        let id = TokenId::of_logged_bytes(&logged);
+        Self {
+            alg: header.alg,
+            kid: header.kid,
+            content_type: header.content_type,
+            x5chain: header.x5chain,
+            receipts,
+            signature,
+            logged,
+            protected,
+            payload,
+            id,
+        }
+    }
+
     /// Parses a COSE_Sign1 strictly. Returns the envelope and the CWT claims
-    /// map (header 15), undecoded.
-    pub(crate) fn parse(bytes: &[u8]) -> Result<(Self, Value), TokenParseError> {
+    /// map (header 15), unread.
+    ///
+    /// The checks and their order are those of the `ciborium::Value`-based
+    /// parser this replaced (kept as the test oracle in `token::oracle`):
+    /// the message's deterministic encoding, then its structure, the
+    /// unprotected header, the protected header's encoding and then its
+    /// parameters. Nothing is decoded into a generic value, and nothing is
+    /// re-encoded: [`cbor::check`] alone enforces one encoding per item.
+    pub(crate) fn parse(bytes: &[u8]) -> Result<(Self, Item<'_>), TokenParseError> {
         if bytes.len() > MAX_STATEMENT_SIZE {
             return Err(TokenParseError::TooLarge { len: bytes.len() });
         }
-        let message = cbor::decode(bytes).map_err(|source| TokenParseError::Cbor {
+        let message = Item::checked(bytes).map_err(|source| TokenParseError::Cbor {
             part: CborPart::Message,
             source,
         })?;
-        let inner = match message {
-            Value::Tag(TAG_COSE_SIGN1, inner) => *inner,
-            Value::Tag(tag, _) => return Err(TokenParseError::WrongTag { tag }),
+        let inner = match message.kind() {
+            Kind::Tag(TAG_COSE_SIGN1, inner) => inner,
+            Kind::Tag(tag, _) => return Err(TokenParseError::WrongTag { tag }),
             _ => return Err(TokenParseError::NotTagged),
         };
-        let Value::Array(items) = inner else {
+        let Kind::Array(mut items) = inner.kind() else {
             return Err(structure("COSE_Sign1 must be an array"));
         };
-        let [protected, unprotected, payload, signature]: [Value; 4] = items
-            .try_into()
-            .map_err(|_| structure("COSE_Sign1 must have exactly 4 items"))?;
-        let Value::Bytes(protected) = protected else {
+        let four = || structure("COSE_Sign1 must have exactly 4 items");
+        if items.declared_len() != 4 {
+            return Err(four());
+        }
+        let (Some(protected), Some(unprotected), Some(payload), Some(signature)) =
+            (items.next(), items.next(), items.next(), items.next())
+        else {
+            return Err(four());
+        };
+        let Kind::Bytes(protected) = protected.kind() else {
             return Err(structure("protected header must be a byte string"));
         };
-        let Value::Map(unprotected) = unprotected else {
+        let Kind::Map(unprotected) = unprotected.kind() else {
             return Err(structure("unprotected header must be a map"));
         };
-        let payload = match payload {
-            Value::Bytes(p) => p,
-            Value::Null => return Err(structure("detached payloads are not supported")),
+        let payload = match payload.kind() {
+            Kind::Bytes(p) => p,
+            Kind::Null => return Err(structure("detached payloads are not supported")),
             _ => return Err(structure("payload must be a byte string")),
         };
-        let Value::Bytes(signature) = signature else {
+        let Kind::Bytes(signature) = signature.kind() else {
             return Err(structure("signature must be a byte string"));
         };
         let signature: [u8; 64] =
             signature
-                .as_slice()
                 .try_into()
                 .map_err(|_| TokenParseError::SignatureLength {
                     len: signature.len(),
                 })?;
 
         let receipts = parse_unprotected(unprotected)?;
-        let (alg, kid, content_type, x5chain, cwt) = parse_protected(&protected)?;
-
-        let logged = if receipts.is_empty() {
-            bytes.to_vec()
-        } else {
-            encode_sign1(&protected, &[], &payload, &signature)
-        };
-        let id = TokenId::of_logged_bytes(&logged);
-        Ok((
-            Self {
-                alg,
-                kid,
-                content_type,
-                x5chain,
-                receipts,
-                protected,
-                payload,
-                signature,
-                logged,
-                id,
-            },
-            cwt,
-        ))
+        let Protected { header, cwt } = parse_protected(protected)?;
+        let envelope = Self::from_parts(header, receipts, protected, payload, signature);
+        Ok((envelope, cwt))
     }
 
-    /// Decodes the payload, checking deterministic encoding.
-    pub(crate) fn payload_value(&self) -> Result<Value, TokenParseError> {
-        cbor::decode(&self.payload).map_err(|source| TokenParseError::Cbor {
+    /// The serialized protected header, exactly as received.
+    pub(crate) fn protected(&self) -> &[u8] {
+        self.logged.get(self.protected.clone()).unwrap_or_default()
+    }
+
+    /// The serialized payload, exactly as received.
+    pub(crate) fn payload(&self) -> &[u8] {
+        self.logged.get(self.payload.clone()).unwrap_or_default()
+    }
+
+    /// Checks the payload's deterministic encoding and returns a view of it.
+    pub(crate) fn payload_item(&self) -> Result<Item<'_>, TokenParseError> {
+        Item::checked(self.payload()).map_err(|source| TokenParseError::Cbor {
             part: CborPart::Payload,
             source,
         })
@@ -209,7 +275,7 @@ impl Envelope {
         if receipts.is_empty() {
             return self.logged.clone();
         }
-        encode_sign1(&self.protected, receipts, &self.payload, &self.signature)
+        encode_sign1(self.protected(), receipts, self.payload(), &self.signature)
     }
 
     /// Checks `kid` against the key, then the signature with `verify_strict`.
@@ -222,32 +288,32 @@ impl Envelope {
                 found: self.kid,
             });
         }
-        let tbs = sig_structure(&self.protected, &[], &self.payload);
+        let tbs = sig_structure(self.protected(), &[], self.payload());
         key.verify_strict(&tbs, &Signature::from_bytes(&self.signature))
             .map_err(|_| TokenVerifyError::BadSignature)
     }
 }
 
-fn parse_unprotected(entries: Vec<(Value, Value)>) -> Result<Vec<Vec<u8>>, TokenParseError> {
+fn parse_unprotected(entries: Entries<'_>) -> Result<Vec<Vec<u8>>, TokenParseError> {
     let mut receipts = Vec::new();
     for (label, value) in entries {
-        if as_i64(&label) != Some(HDR_RECEIPTS) {
+        if label.as_i64() != Some(HDR_RECEIPTS) {
             return Err(TokenParseError::UnexpectedUnprotectedHeader {
-                label: describe_key(&label),
+                label: label.describe(),
             });
         }
-        let Value::Array(items) = value else {
+        let Kind::Array(items) = value.kind() else {
             return Err(invalid(HDR_RECEIPTS, "receipts must be an array"));
         };
-        if items.is_empty() {
+        if items.declared_len() == 0 {
             return Err(invalid(HDR_RECEIPTS, "receipts array is empty"));
         }
-        if items.len() > MAX_RECEIPTS {
+        if items.declared_len() > MAX_RECEIPTS as u64 {
             return Err(invalid(HDR_RECEIPTS, "too many receipts"));
         }
         for item in items {
-            match item {
-                Value::Bytes(b) if !b.is_empty() => receipts.push(b),
+            match item.kind() {
+                Kind::Bytes(b) if !b.is_empty() => receipts.push(b.to_vec()),
                 _ => {
                     return Err(invalid(
                         HDR_RECEIPTS,
@@ -260,14 +326,12 @@ fn parse_unprotected(entries: Vec<(Value, Value)>) -> Result<Vec<Vec<u8>>, Token
     Ok(receipts)
 }
 
-type Protected = (Algorithm, Kid, &'static str, Option<Vec<Vec<u8>>>, Value);
-
-fn parse_protected(bytes: &[u8]) -> Result<Protected, TokenParseError> {
-    let header = cbor::decode(bytes).map_err(|source| TokenParseError::Cbor {
+fn parse_protected(bytes: &[u8]) -> Result<Protected<'_>, TokenParseError> {
+    let header = Item::checked(bytes).map_err(|source| TokenParseError::Cbor {
         part: CborPart::ProtectedHeader,
         source,
     })?;
-    let Value::Map(entries) = header else {
+    let Kind::Map(entries) = header.kind() else {
         return Err(structure("protected header must be a map"));
     };
     let mut alg = None;
@@ -276,38 +340,39 @@ fn parse_protected(bytes: &[u8]) -> Result<Protected, TokenParseError> {
     let mut kid = None;
     let mut cwt = None;
     let mut x5chain = None;
-    let mut present = Vec::with_capacity(entries.len());
     for (label, value) in entries {
         // Loupe is a closed profile of COSE_Sign1: a header parameter it
         // does not define is refused, critical or not. The logged bytes are
         // what the log commits to, so nothing may ride along unexamined.
-        let Some(l) = as_i64(&label) else {
+        let Some(l) = label.as_i64() else {
             return Err(TokenParseError::UnknownHeader {
-                label: describe_key(&label),
+                label: label.describe(),
             });
         };
-        present.push(l);
         match l {
-            HDR_ALG => alg = Some(parse_alg(&value)?),
+            HDR_ALG => alg = Some(parse_alg(value)?),
             HDR_CRIT => crit = Some(value),
             HDR_CONTENT_TYPE => {
-                content_type = Some(match value {
-                    Value::Text(t) if t == TOKEN_CONTENT_TYPE => TOKEN_CONTENT_TYPE,
-                    Value::Text(t) if t == REVOCATION_CONTENT_TYPE => REVOCATION_CONTENT_TYPE,
-                    Value::Text(t) => return Err(TokenParseError::WrongContentType { found: t }),
-                    other => {
+                content_type = Some(match value.kind() {
+                    Kind::Text(TOKEN_CONTENT_TYPE) => TOKEN_CONTENT_TYPE,
+                    Kind::Text(REVOCATION_CONTENT_TYPE) => REVOCATION_CONTENT_TYPE,
+                    Kind::Text(t) => {
                         return Err(TokenParseError::WrongContentType {
-                            found: describe_key(&other),
+                            found: t.to_owned(),
+                        });
+                    }
+                    _ => {
+                        return Err(TokenParseError::WrongContentType {
+                            found: value.describe(),
                         });
                     }
                 });
             }
             HDR_KID => {
-                let Value::Bytes(b) = value else {
+                let Kind::Bytes(b) = value.kind() else {
                     return Err(invalid(HDR_KID, "kid must be a byte string"));
                 };
                 let k: [u8; 16] = b
-                    .as_slice()
                     .try_into()
                     .map_err(|_| invalid(HDR_KID, "kid must be 16 bytes"))?;
                 kid = Some(Kid(k));
@@ -322,7 +387,7 @@ fn parse_protected(bytes: &[u8]) -> Result<Protected, TokenParseError> {
         }
     }
     if let Some(crit) = crit {
-        check_crit(crit, &present)?;
+        check_crit(crit, cwt.is_some(), x5chain.is_some())?;
     }
     let alg = alg.ok_or(TokenParseError::MissingHeader { label: HDR_ALG })?;
     let content_type = content_type.ok_or(TokenParseError::MissingHeader {
@@ -332,59 +397,74 @@ fn parse_protected(bytes: &[u8]) -> Result<Protected, TokenParseError> {
     let cwt = cwt.ok_or(TokenParseError::MissingHeader {
         label: HDR_CWT_CLAIMS,
     })?;
-    Ok((alg, kid, content_type, x5chain, cwt))
+    Ok(Protected {
+        header: Header {
+            alg,
+            kid,
+            content_type,
+            x5chain,
+        },
+        cwt,
+    })
 }
 
-fn parse_alg(value: &Value) -> Result<Algorithm, TokenParseError> {
-    as_i64(value)
+fn parse_alg(value: Item<'_>) -> Result<Algorithm, TokenParseError> {
+    value
+        .as_i64()
         .and_then(Algorithm::from_cose_value)
         .ok_or_else(|| TokenParseError::UnsupportedAlgorithm {
-            alg: describe_key(value),
+            alg: value.describe(),
         })
 }
 
-fn check_crit(crit: Value, present: &[i64]) -> Result<(), TokenParseError> {
-    let Value::Array(labels) = crit else {
+/// `crit` may name only the headers in [`UNDERSTOOD_CRITICAL`], and only
+/// when they are present.
+fn check_crit(crit: Item<'_>, has_cwt: bool, has_x5chain: bool) -> Result<(), TokenParseError> {
+    let Kind::Array(labels) = crit.kind() else {
         return Err(invalid(HDR_CRIT, "crit must be an array"));
     };
-    if labels.is_empty() {
+    if labels.declared_len() == 0 {
         return Err(invalid(HDR_CRIT, "crit must not be empty"));
     }
-    for label in &labels {
-        match as_i64(label) {
+    for label in labels {
+        let present = match label.as_i64() {
             Some(l) if UNDERSTOOD_CRITICAL.contains(&l) => {
-                if !present.contains(&l) {
-                    return Err(invalid(HDR_CRIT, "crit names a header that is absent"));
+                if l == HDR_CWT_CLAIMS {
+                    has_cwt
+                } else {
+                    has_x5chain
                 }
             }
             _ => {
                 return Err(TokenParseError::UnknownCriticalHeader {
-                    label: describe_key(label),
+                    label: label.describe(),
                 });
             }
+        };
+        if !present {
+            return Err(invalid(HDR_CRIT, "crit names a header that is absent"));
         }
     }
     Ok(())
 }
 
-fn parse_x5chain(value: Value) -> Result<Vec<Vec<u8>>, TokenParseError> {
-    match value {
-        Value::Bytes(cert) if !cert.is_empty() => Ok(vec![cert]),
-        Value::Array(items) => {
+fn parse_x5chain(value: Item<'_>) -> Result<Vec<Vec<u8>>, TokenParseError> {
+    match value.kind() {
+        Kind::Bytes(cert) if !cert.is_empty() => Ok(vec![cert.to_vec()]),
+        Kind::Array(items) => {
             // RFC 9360 §2: one certificate is a bstr, several are an array.
-            if items.len() < 2 {
+            if items.declared_len() < 2 {
                 return Err(invalid(
                     HDR_X5CHAIN,
                     "a single certificate must be a bare byte string",
                 ));
             }
-            if items.len() > MAX_X5CHAIN_LEN {
+            if items.declared_len() > MAX_X5CHAIN_LEN as u64 {
                 return Err(invalid(HDR_X5CHAIN, "certificate chain too long"));
             }
             items
-                .into_iter()
-                .map(|item| match item {
-                    Value::Bytes(cert) if !cert.is_empty() => Ok(cert),
+                .map(|item| match item.kind() {
+                    Kind::Bytes(cert) if !cert.is_empty() => Ok(cert.to_vec()),
                     _ => Err(invalid(
                         HDR_X5CHAIN,
                         "each certificate must be a non-empty byte string",

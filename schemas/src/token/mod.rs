@@ -76,11 +76,15 @@ mod cose;
 mod envelope;
 mod error;
 mod id;
+#[cfg(test)]
+mod oracle;
 mod revocation;
 mod statement;
 
 #[cfg(test)]
 mod tests;
+
+use std::sync::Arc;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 
@@ -97,7 +101,7 @@ pub use self::revocation::{
     VerifiedRevocation,
 };
 pub use self::statement::{Statement, VerifiedStatement};
-use crate::cbor;
+use crate::cbor::{self, Item};
 pub use crate::cbor::{CborError, MAX_DEPTH};
 
 use self::envelope::{Envelope, ProtectedSpec};
@@ -266,8 +270,14 @@ impl TokenBuilder {
 
 /// A parsed, well-formed provenance token. Not yet verified: call
 /// [`Token::verify`].
+///
+/// Cloning is cheap (the parsed parts are shared), so a [`VerifiedToken`]
+/// costs no copy of the token.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Token {
+pub struct Token(Arc<TokenParts>);
+
+#[derive(Debug, PartialEq, Eq)]
+struct TokenParts {
     envelope: Envelope,
     claims: CwtClaims,
     provenance: Provenance,
@@ -292,97 +302,107 @@ impl Token {
 
     pub(crate) fn from_envelope(
         envelope: Envelope,
-        cwt: ciborium::Value,
+        cwt: Item<'_>,
     ) -> Result<Self, TokenParseError> {
-        let claims = CwtClaims::from_value(cwt).map_err(TokenParseError::CwtClaims)?;
+        let claims = CwtClaims::from_item(cwt).map_err(TokenParseError::CwtClaims)?;
         let provenance =
-            Provenance::from_value(envelope.payload_value()?).map_err(TokenParseError::Payload)?;
-        Ok(Self {
+            Provenance::from_item(envelope.payload_item()?).map_err(TokenParseError::Payload)?;
+        Ok(Self::from_parts(envelope, claims, provenance))
+    }
+
+    pub(crate) fn from_parts(
+        envelope: Envelope,
+        claims: CwtClaims,
+        provenance: Provenance,
+    ) -> Self {
+        Self(Arc::new(TokenParts {
             envelope,
             claims,
             provenance,
-        })
+        }))
     }
 
     /// The token id: SHA-256 of [`Token::logged_bytes`].
     #[must_use]
     pub fn id(&self) -> TokenId {
-        self.envelope.id
+        self.0.envelope.id
     }
 
     /// The bytes that are logged: the token with an empty unprotected
     /// header, in deterministic encoding.
     #[must_use]
     pub fn logged_bytes(&self) -> &[u8] {
-        &self.envelope.logged
+        &self.0.envelope.logged
     }
 
     /// The token as received: with its receipts, if it had any.
     #[must_use]
     pub fn to_bytes(&self) -> Vec<u8> {
-        self.envelope.encode_with_receipts(&self.envelope.receipts)
+        self.0
+            .envelope
+            .encode_with_receipts(&self.0.envelope.receipts)
     }
 
     /// The CWT claims (protected header 15).
     #[must_use]
     pub fn claims(&self) -> &CwtClaims {
-        &self.claims
+        &self.0.claims
     }
 
     /// The payload.
     #[must_use]
     pub fn provenance(&self) -> &Provenance {
-        &self.provenance
+        &self.0.provenance
     }
 
     /// The key id (header 4).
     #[must_use]
     pub fn kid(&self) -> Kid {
-        self.envelope.kid
+        self.0.envelope.kid
     }
 
     /// The algorithm identifier (header 1).
     #[must_use]
     pub fn alg(&self) -> Algorithm {
-        self.envelope.alg
+        self.0.envelope.alg
     }
 
     /// The DER certificate chain (header 33), leaf first, if present.
     #[must_use]
     pub fn x5chain(&self) -> Option<&[Vec<u8>]> {
-        self.envelope.x5chain.as_deref()
+        self.0.envelope.x5chain.as_deref()
     }
 
     /// The receipts (unprotected header 394); empty if none.
     #[must_use]
     pub fn receipts(&self) -> &[Vec<u8>] {
-        &self.envelope.receipts
+        &self.0.envelope.receipts
     }
 
     /// The token with `receipts` attached at label 394 (replacing any it
     /// had); with no receipts, the logged bytes. The id does not change.
     #[must_use]
     pub fn with_receipts(&self, receipts: Vec<Vec<u8>>) -> Vec<u8> {
-        self.envelope.encode_with_receipts(&receipts)
+        self.0.envelope.encode_with_receipts(&receipts)
     }
 
     /// The token with its receipts stripped: the same as
     /// [`Token::logged_bytes`].
     #[must_use]
     pub fn without_receipts(&self) -> Vec<u8> {
-        self.envelope.logged.clone()
+        self.0.envelope.logged.clone()
     }
 
     /// The serialized protected header, as signed.
     #[must_use]
     pub fn protected_header_bytes(&self) -> &[u8] {
-        &self.envelope.protected
+        self.0.envelope.protected()
     }
 
     /// The serialized payload, as signed.
     #[must_use]
     pub fn payload_bytes(&self) -> &[u8] {
-        &self.envelope.payload
+        self.0.envelope.payload()
     }
 
     /// Verifies the token against the issuer's key: `kid` must be the key's
@@ -393,7 +413,7 @@ impl Token {
     ///
     /// [`TokenVerifyError::KidMismatch`] or [`TokenVerifyError::BadSignature`].
     pub fn verify(&self, key: &VerifyingKey) -> Result<VerifiedToken, TokenVerifyError> {
-        self.envelope.verify(key)?;
+        self.0.envelope.verify(key)?;
         Ok(VerifiedToken {
             token: self.clone(),
             key: *key,
@@ -411,7 +431,8 @@ impl Token {
         key: &VerifyingKey,
     ) -> Result<VerifiedToken, ParseOrVerifyError> {
         let token = Self::parse(bytes)?;
-        Ok(token.verify(key)?)
+        token.0.envelope.verify(key)?;
+        Ok(VerifiedToken { token, key: *key })
     }
 }
 

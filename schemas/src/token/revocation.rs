@@ -3,19 +3,21 @@
 //! [`REVOCATION_CONTENT_TYPE`], CWT claims `{1 iss, 6 iat, 7 cti}`, payload
 //! `{6: iat, "reason": text, "revokes": token id}`.
 
+use std::sync::Arc;
+
 use ciborium::Value;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 use super::claims::{
-    CLAIM_CTI, CLAIM_IAT, CLAIM_ISS, ClaimsError, Fields, MAX_ISSUER_LEN, check_text, want_bytes,
-    want_text, want_uint,
+    CLAIM_CTI, CLAIM_IAT, CLAIM_ISS, ClaimsError, Fields, Key, MAX_ISSUER_LEN, check_text,
+    want_bytes, want_text, want_uint,
 };
 use super::envelope::{self, Envelope, ProtectedSpec};
 use super::error::{TokenBuildError, TokenParseError, TokenVerifyError};
 use super::id::{Cti, Kid, TokenId};
 use super::{Algorithm, ParseOrVerifyError, REVOCATION_CONTENT_TYPE, check_x5chain, now_unix};
-use crate::cbor::{self, int, text};
+use crate::cbor::{self, Item, int, text};
 
 /// Longest revocation reason, in bytes.
 pub const MAX_REASON_LEN: usize = 1024;
@@ -53,18 +55,18 @@ impl Revocation {
         ])
     }
 
-    fn from_value(v: Value) -> Result<Self, ClaimsError> {
+    fn from_item(v: Item<'_>) -> Result<Self, ClaimsError> {
         let mut f = Fields::new(v, "payload")?;
         let revokes = TokenId(want_bytes(
-            f.require(&text("revokes"), "revokes")?,
+            f.require(Key::Text("revokes"), "revokes")?,
             "revokes",
         )?);
         let reason = want_text(
-            f.require(&text("reason"), "reason")?,
+            f.require(Key::Text("reason"), "reason")?,
             "reason",
             MAX_REASON_LEN,
         )?;
-        let iat = want_uint(&f.require(&int(CLAIM_IAT), "iat")?, "iat")?;
+        let iat = want_uint(f.require(Key::Int(CLAIM_IAT), "iat")?, "iat")?;
         f.finish()?;
         Ok(Self {
             revokes,
@@ -97,16 +99,16 @@ impl RevocationCwtClaims {
         ])
     }
 
-    fn from_value(v: Value) -> Result<Self, ClaimsError> {
+    fn from_item(v: Item<'_>) -> Result<Self, ClaimsError> {
         let mut f = Fields::new(v, "cwt")?;
         let iss = want_text(
-            f.require(&int(CLAIM_ISS), "cwt.iss")?,
+            f.require(Key::Int(CLAIM_ISS), "cwt.iss")?,
             "cwt.iss",
             MAX_ISSUER_LEN,
         )?;
-        let iat = want_uint(&f.require(&int(CLAIM_IAT), "cwt.iat")?, "cwt.iat")?;
+        let iat = want_uint(f.require(Key::Int(CLAIM_IAT), "cwt.iat")?, "cwt.iat")?;
         let cti = Cti(want_bytes(
-            f.require(&int(CLAIM_CTI), "cwt.cti")?,
+            f.require(Key::Int(CLAIM_CTI), "cwt.cti")?,
             "cwt.cti",
         )?);
         f.finish()?;
@@ -205,8 +207,13 @@ impl RevocationBuilder {
 
 /// A parsed, well-formed revocation. Not yet verified: call
 /// [`SignedRevocation::verify`].
+///
+/// Cloning is cheap (the parsed parts are shared).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignedRevocation {
+pub struct SignedRevocation(Arc<RevocationParts>);
+
+#[derive(Debug, PartialEq, Eq)]
+struct RevocationParts {
     envelope: Envelope,
     claims: RevocationCwtClaims,
     revocation: Revocation,
@@ -230,87 +237,104 @@ impl SignedRevocation {
         Self::from_envelope(envelope, cwt)
     }
 
-    pub(crate) fn from_envelope(envelope: Envelope, cwt: Value) -> Result<Self, TokenParseError> {
-        let claims = RevocationCwtClaims::from_value(cwt).map_err(TokenParseError::CwtClaims)?;
+    pub(crate) fn from_envelope(
+        envelope: Envelope,
+        cwt: Item<'_>,
+    ) -> Result<Self, TokenParseError> {
+        let claims = RevocationCwtClaims::from_item(cwt).map_err(TokenParseError::CwtClaims)?;
         let revocation =
-            Revocation::from_value(envelope.payload_value()?).map_err(TokenParseError::Payload)?;
+            Revocation::from_item(envelope.payload_item()?).map_err(TokenParseError::Payload)?;
+        Self::from_parts(envelope, claims, revocation)
+    }
+
+    /// Joins the parts, checking that the two `iat` agree.
+    pub(crate) fn from_parts(
+        envelope: Envelope,
+        claims: RevocationCwtClaims,
+        revocation: Revocation,
+    ) -> Result<Self, TokenParseError> {
         if revocation.iat != claims.iat {
             return Err(TokenParseError::IatMismatch {
                 cwt: claims.iat,
                 payload: revocation.iat,
             });
         }
-        Ok(Self {
+        Ok(Self(Arc::new(RevocationParts {
             envelope,
             claims,
             revocation,
-        })
+        })))
+    }
+
+    #[cfg(test)]
+    pub(crate) fn envelope(&self) -> &Envelope {
+        &self.0.envelope
     }
 
     /// SHA-256 of the logged bytes (the same construction as a token id).
     #[must_use]
     pub fn id(&self) -> TokenId {
-        self.envelope.id
+        self.0.envelope.id
     }
 
     /// The bytes that are logged: unprotected header empty.
     #[must_use]
     pub fn logged_bytes(&self) -> &[u8] {
-        &self.envelope.logged
+        &self.0.envelope.logged
     }
 
     /// The CWT claims.
     #[must_use]
     pub fn claims(&self) -> &RevocationCwtClaims {
-        &self.claims
+        &self.0.claims
     }
 
     /// The serialized payload, as signed.
     #[must_use]
     pub fn payload_bytes(&self) -> &[u8] {
-        &self.envelope.payload
+        self.0.envelope.payload()
     }
 
     /// The payload.
     #[must_use]
     pub fn revocation(&self) -> &Revocation {
-        &self.revocation
+        &self.0.revocation
     }
 
     /// The token this revokes.
     #[must_use]
     pub fn revokes(&self) -> TokenId {
-        self.revocation.revokes
+        self.0.revocation.revokes
     }
 
     /// The key id (header 4).
     #[must_use]
     pub fn kid(&self) -> Kid {
-        self.envelope.kid
+        self.0.envelope.kid
     }
 
     /// The algorithm identifier (header 1).
     #[must_use]
     pub fn alg(&self) -> Algorithm {
-        self.envelope.alg
+        self.0.envelope.alg
     }
 
     /// The DER certificate chain (header 33), leaf first, if present.
     #[must_use]
     pub fn x5chain(&self) -> Option<&[Vec<u8>]> {
-        self.envelope.x5chain.as_deref()
+        self.0.envelope.x5chain.as_deref()
     }
 
     /// The receipts (unprotected header 394); empty if none.
     #[must_use]
     pub fn receipts(&self) -> &[Vec<u8>] {
-        &self.envelope.receipts
+        &self.0.envelope.receipts
     }
 
     /// The revocation with `receipts` attached at label 394.
     #[must_use]
     pub fn with_receipts(&self, receipts: Vec<Vec<u8>>) -> Vec<u8> {
-        self.envelope.encode_with_receipts(&receipts)
+        self.0.envelope.encode_with_receipts(&receipts)
     }
 
     /// Verifies against the issuer's key: `kid`, then `verify_strict`.
@@ -319,7 +343,7 @@ impl SignedRevocation {
     ///
     /// [`TokenVerifyError::KidMismatch`] or [`TokenVerifyError::BadSignature`].
     pub fn verify(&self, key: &VerifyingKey) -> Result<VerifiedRevocation, TokenVerifyError> {
-        self.envelope.verify(key)?;
+        self.0.envelope.verify(key)?;
         Ok(VerifiedRevocation {
             revocation: self.clone(),
             key: *key,
@@ -336,7 +360,12 @@ impl SignedRevocation {
         bytes: &[u8],
         key: &VerifyingKey,
     ) -> Result<VerifiedRevocation, ParseOrVerifyError> {
-        Ok(Self::parse(bytes)?.verify(key)?)
+        let revocation = Self::parse(bytes)?;
+        revocation.0.envelope.verify(key)?;
+        Ok(VerifiedRevocation {
+            revocation,
+            key: *key,
+        })
     }
 }
 

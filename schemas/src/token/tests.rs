@@ -302,7 +302,7 @@ fn unprotected_header_only_takes_receipts() {
                 Value::Bytes(token.protected_header_bytes().to_vec()),
                 Value::Map(unprotected),
                 Value::Bytes(token.payload_bytes().to_vec()),
-                Value::Bytes(token.envelope.signature.to_vec()),
+                Value::Bytes(token.0.envelope.signature.to_vec()),
             ])),
         );
         Token::parse(&cbor::encode(&v))
@@ -380,7 +380,7 @@ fn tag_and_framing() {
             Value::Bytes(token.protected_header_bytes().to_vec()),
             Value::Map(vec![]),
             Value::Null,
-            Value::Bytes(token.envelope.signature.to_vec()),
+            Value::Bytes(token.0.envelope.signature.to_vec()),
         ])),
     );
     assert!(matches!(
@@ -1462,4 +1462,194 @@ fn bignum_tags_are_refused_by_check_and_decode_alike() {
     }
     // Other tags are still walked (tag 18 is COSE_Sign1).
     assert_eq!(cbor::check(&[0xd2, 0x80]), Ok(()));
+}
+
+// ---------------------------------------------------------------- differential
+
+/// The fast parsers return exactly what the `Value`-based oracle returns
+/// (the same token, or the same error) for `bytes`; true if accepted.
+fn same_as_oracle(bytes: &[u8]) -> bool {
+    let token = Token::parse(bytes);
+    assert_eq!(
+        token,
+        oracle::token(bytes),
+        "Token::parse differs on {}",
+        hex::encode(bytes)
+    );
+    assert_eq!(
+        SignedRevocation::parse(bytes),
+        oracle::revocation(bytes),
+        "SignedRevocation::parse differs on {}",
+        hex::encode(bytes)
+    );
+    let statement = Statement::parse(bytes);
+    assert_eq!(
+        statement,
+        oracle::statement(bytes),
+        "Statement::parse differs on {}",
+        hex::encode(bytes)
+    );
+    statement.is_ok()
+}
+
+/// Statements that between them reach every header and payload rule:
+/// plain token; alg −19 with crit, a two-certificate x5chain and
+/// `supersedes`; a token with receipts; a revocation with one certificate;
+/// a revocation with a receipt.
+fn differential_seeds() -> Vec<Vec<u8>> {
+    let k = key(1);
+    let token = builder().sign(&k).unwrap();
+    let mut h = header_entries(&k);
+    h[0].1 = int(-19);
+    h.push((int(HDR_CRIT), Value::Array(vec![int(15), int(33)])));
+    h.push((
+        int(33),
+        Value::Array(vec![
+            Value::Bytes(vec![0x30, 1]),
+            Value::Bytes(vec![0x30, 2]),
+        ]),
+    ));
+    let mut p = provenance();
+    p.supersedes = Some(token.id());
+    p.stone.origin = None;
+    let rich = sign_raw(
+        &cbor::encode(&Value::Map(h)),
+        &cbor::encode(&p.to_value()),
+        &k,
+    );
+    let rev = RevocationBuilder::new("lab.example", token.id(), "report withdrawn")
+        .iat(1_700_000_100)
+        .x5chain(vec![vec![0x30, 0x03]])
+        .sign(&k)
+        .unwrap();
+    vec![
+        token.logged_bytes().to_vec(),
+        rich,
+        token.with_receipts(vec![vec![0xd2, 0x84], vec![0x01; 20]]),
+        rev.logged_bytes().to_vec(),
+        rev.with_receipts(vec![vec![0xa0]]),
+    ]
+}
+
+/// Which part of a statement a mutation edits: the whole message, or the
+/// content of the protected-header or payload byte string (re-wrapped, so
+/// that the envelope stays well-formed and the inner rules are reached).
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    Message,
+    Protected,
+    Payload,
+}
+
+fn mutate_part(seed: &[u8], part: Part, edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    if let Part::Message = part {
+        let mut m = seed.to_vec();
+        edit(&mut m);
+        return m;
+    }
+    let t = Statement::parse(seed).unwrap();
+    let (envelope, receipts) = match &t {
+        Statement::Token(t) => (&t.0.envelope, t.receipts()),
+        Statement::Revocation(r) => (r.envelope(), r.receipts()),
+    };
+    let mut protected = envelope.protected().to_vec();
+    let mut payload = envelope.payload().to_vec();
+    edit(match part {
+        Part::Protected => &mut protected,
+        _ => &mut payload,
+    });
+    encode_sign1(&protected, receipts, &payload, &envelope.signature)
+}
+
+#[test]
+fn differential_seeds_parse() {
+    for seed in differential_seeds() {
+        assert!(same_as_oracle(&seed));
+    }
+}
+
+#[test]
+fn differential_every_prefix_and_single_byte_edit() {
+    let seeds = differential_seeds();
+    let mut accepted = 0usize;
+    let mut tried = 0usize;
+    for (i, seed) in seeds.iter().enumerate() {
+        // Every prefix of every seed, tokens and revocations alike.
+        for n in 0..seed.len() {
+            assert!(!same_as_oracle(&seed[..n]), "seed {i}: prefix {n} parsed");
+        }
+        // The plain token and the revocation: every byte of every part,
+        // flipped, replaced by an interesting head, deleted, or preceded by
+        // a new byte. (The other seeds get random edits below.)
+        if i != 0 && i != 3 {
+            continue;
+        }
+        for part in [Part::Message, Part::Protected, Part::Payload] {
+            let len = mutate_part(seed, part, |_| {}).len();
+            for at in 0..len {
+                for op in 0..9u8 {
+                    let m = mutate_part(seed, part, |b| {
+                        let Some(byte) = b.get_mut(at) else { return };
+                        match op {
+                            0 => *byte ^= 0x01,
+                            1 => *byte ^= 0x20,
+                            2 => *byte ^= 0x80,
+                            3 => *byte = byte.wrapping_add(1),
+                            4 => *byte = 0x18,
+                            5 => *byte = 0xf6,
+                            6 => *byte = 0xc2,
+                            7 => {
+                                b.remove(at);
+                            }
+                            _ => b.insert(at, 0x00),
+                        }
+                    });
+                    tried += 1;
+                    accepted += usize::from(same_as_oracle(&m));
+                }
+            }
+        }
+    }
+    // Edits inside strings survive parsing; the sweep reaches accept paths.
+    assert!(accepted > 100, "{accepted} of {tried} accepted");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+    /// Random multi-byte edits of any seed and part: the fast parsers
+    /// accept exactly what the oracle accepts, and fail the same way.
+    #[test]
+    fn differential_random_edits(
+        seed in 0usize..5,
+        part in 0u8..3,
+        edits in proptest::collection::vec((0u8..5, proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>()), 1..5),
+    ) {
+        let seeds = differential_seeds();
+        let part = [Part::Message, Part::Protected, Part::Payload][usize::from(part)];
+        let m = mutate_part(&seeds[seed], part, |b| {
+            for (op, at, v) in edits {
+                if b.is_empty() {
+                    b.push(v);
+                    continue;
+                }
+                let at = at % b.len();
+                match op {
+                    0 => b[at] = v,
+                    1 => b[at] ^= v,
+                    2 => b.insert(at, v),
+                    3 => {
+                        b.remove(at);
+                    }
+                    // Duplicate a run: repeats keys, items, heads.
+                    _ => {
+                        let end = (at + usize::from(v % 16) + 1).min(b.len());
+                        let run = b[at..end].to_vec();
+                        b.splice(at..at, run);
+                    }
+                }
+            }
+        });
+        same_as_oracle(&m);
+    }
 }
