@@ -15,7 +15,7 @@
 //!    with the input.
 //!
 //! Signed statements (the hot path of a verifier) skip gates 2 and 3: after
-//! [`check`], they are read through [`Item`], a borrowing, bounds-checked
+//! [`check`], they are read through `Item`, a borrowing, bounds-checked
 //! view of the checked bytes, straight into typed structs. Gate 1 alone
 //! accepts exactly the inputs that survive all three (a differential test
 //! keeps it so), and reading typed fields allocates nothing but the fields.
