@@ -14,6 +14,8 @@
 
 use ed25519_dalek::VerifyingKey;
 use x509_parser::certificate::X509Certificate;
+
+use crate::verdict::rfc3339;
 use x509_parser::oid_registry::OID_SIG_ED25519;
 use x509_parser::prelude::{ASN1Time, FromDer as _, GeneralName};
 
@@ -103,16 +105,6 @@ fn parse(index: usize, der: &[u8]) -> Result<X509Certificate<'_>, ChainError> {
         });
     }
     Ok(cert)
-}
-
-fn rfc3339(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| t.to_string())
 }
 
 fn check_time(index: usize, cert: &X509Certificate<'_>, at: i64) -> Result<(), ChainError> {

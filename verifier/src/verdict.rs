@@ -383,3 +383,16 @@ fn first_reason(checks: &[Check], outcome: Outcome) -> Option<&str> {
         .find(|c| c.outcome == outcome)
         .map(|c| c.reason.as_str())
 }
+
+/// A Unix time as RFC 3339 (UTC), for reasons and output; the bare number
+/// if it is out of range.
+pub(crate) fn rfc3339(t: impl Into<i128> + Copy) -> String {
+    i64::try_from(t.into())
+        .ok()
+        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.into().to_string())
+}

@@ -21,7 +21,7 @@ use crate::qr::decode_qr;
 use crate::state::CheckpointMemory;
 use crate::trust::{Issuer, Log, TrustStore};
 use crate::verdict::{
-    CheckName, Ending, LogPosition, Outcome, Report, Status, TokenSummary, Verdict,
+    CheckName, Ending, LogPosition, Outcome, Report, Status, TokenSummary, Verdict, rfc3339,
 };
 
 /// Caps on what is fetched.
@@ -1067,17 +1067,6 @@ fn resolve_key(
         rfc3339(iat),
         windows.join(", ")
     ))
-}
-
-fn rfc3339(t: u64) -> String {
-    i64::try_from(t)
-        .ok()
-        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| t.to_string())
 }
 
 fn window(nb: Option<u64>, na: Option<u64>) -> String {

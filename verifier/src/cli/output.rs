@@ -7,6 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use loupe_schemas::token::Token;
 
+use crate::verdict::rfc3339 as date;
 use crate::{Outcome, Status, Verdict};
 
 /// Whether to colour stdout.
@@ -83,17 +84,6 @@ pub fn human(v: &Verdict, colour: bool) -> String {
         let _ = writeln!(out, "  {mark} {name:<22} {}", c.reason);
     }
     out
-}
-
-fn date(t: u64) -> String {
-    i64::try_from(t)
-        .ok()
-        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| t.to_string())
 }
 
 /// The decoded token as JSON (the shape of `schemas/json/token.schema.json`).
