@@ -23,8 +23,10 @@ use super::{
 /// The advisory lock key of the sequencer: the bytes of `loupe_sq`.
 pub const SEQUENCER_LOCK_KEY: i64 = 0x6c6f_7570_655f_7371;
 
-/// Most pooled connections.
-const MAX_CONNECTIONS: u32 = 10;
+/// Most pooled connections: ten for queries, and two that the scale-out
+/// hand-off keeps for LISTEN (one on every instance, one more on the
+/// leader; see [`crate::handoff`]).
+const MAX_CONNECTIONS: u32 = 12;
 
 /// The log in a PostgreSQL database.
 #[derive(Debug)]
