@@ -25,7 +25,12 @@
 //! token id already logged: an idempotent success at the existing index
 //! (and the `entries` table's unique `token_id` refuses a second leaf in
 //! any case). A leader that stops (shut down, lock lost) leaves the rows it
-//! did not finish pending for the next one.
+//! did not finish pending for the next one. A row whose batch failed
+//! (database error) stays pending too and is tried again at the next look,
+//! by this leader or the next: during a fail-over the stale leader's
+//! refused batch does not turn into an error for a row the new leader will
+//! log. Only after [`MAX_ATTEMPTS`] failed batches is the failure written
+//! back ([`SubmitError::HandOff`] for the submitter).
 //!
 //! The leader trusts the statements it reads from `pending` as it trusts
 //! the database: whoever can write there can write entries too. Every
@@ -63,6 +68,10 @@ const GC_EVERY: Duration = Duration::from_secs(60);
 const UNCLAIMED_TTL: Duration = Duration::from_secs(60);
 /// Most rows the leader reads per look at the table.
 const FETCH_LIMIT: i64 = 4096;
+/// How many failed batches a row may be part of before the leader writes
+/// the failure back (a row that fails every batch it is in must not keep
+/// failing the leader's own submissions).
+pub const MAX_ATTEMPTS: u32 = 3;
 
 const INSERT_SQL: &str = "WITH ins AS (INSERT INTO pending (token_id, statement, instance, created_at) \
      VALUES ($1, $2, $3, $4) RETURNING id) \
@@ -133,6 +142,8 @@ pub enum Refusal {
 impl Refusal {
     /// The refusal to write back for `e`; `None` for
     /// [`SubmitError::Stopped`]: the row stays pending for the next leader.
+    /// (The leader retries rows that failed with [`SubmitError::Store`] or
+    /// [`SubmitError::Proof`] before it writes this.)
     #[must_use]
     pub fn of(e: &SubmitError) -> Option<Self> {
         Some(match e {
@@ -209,6 +220,15 @@ enum Outcome {
     },
     /// Refused.
     Refused(Refusal),
+}
+
+/// What a submitted row's task reports to the forwarder.
+enum Report {
+    /// Write this outcome back.
+    Done(Outcome),
+    /// Leave the row pending: the sequencer stopped (`None`), or the
+    /// batch failed (its error, counted against [`MAX_ATTEMPTS`]).
+    Retry(Option<SubmitError>),
 }
 
 /// Aborts a background task when dropped.
@@ -500,8 +520,9 @@ async fn forward_once(pool: &PgPool, sequencer: &SequencerHandle) -> Result<(), 
     listener.listen(PENDING_CHANNEL).await?;
     let wake = Arc::new(Notify::new());
     let _listening = AbortOnDrop(tokio::spawn(listen(listener, Arc::clone(&wake), None)));
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(i64, Option<Outcome>)>();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(i64, Report)>();
     let mut in_flight: HashSet<i64> = HashSet::new();
+    let mut failures: HashMap<i64, u32> = HashMap::new();
     let mut tick = tokio::time::interval(POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_gc: Option<Instant> = None;
@@ -513,13 +534,27 @@ async fn forward_once(pool: &PgPool, sequencer: &SequencerHandle) -> Result<(), 
                 while let Ok(d) = done_rx.try_recv() {
                     done.push(d);
                 }
-                for (id, _) in &done {
-                    in_flight.remove(id);
+                let mut outcomes = Vec::with_capacity(done.len());
+                for (id, report) in done {
+                    in_flight.remove(&id);
+                    match report {
+                        Report::Done(outcome) => {
+                            failures.remove(&id);
+                            outcomes.push((id, outcome));
+                        }
+                        Report::Retry(None) => {}
+                        Report::Retry(Some(e)) => {
+                            let n = failures.entry(id).or_default();
+                            *n += 1;
+                            if *n >= MAX_ATTEMPTS {
+                                failures.remove(&id);
+                                if let Some(refusal) = Refusal::of(&e) {
+                                    outcomes.push((id, Outcome::Refused(refusal)));
+                                }
+                            }
+                        }
+                    }
                 }
-                let outcomes: Vec<(i64, Outcome)> = done
-                    .into_iter()
-                    .filter_map(|(id, o)| o.map(|o| (id, o)))
-                    .collect();
                 write_back(pool, &outcomes).await?;
             }
             () = wake.notified() => {
@@ -545,7 +580,7 @@ async fn fetch_and_submit(
     pool: &PgPool,
     sequencer: &SequencerHandle,
     in_flight: &mut HashSet<i64>,
-    done: &mpsc::UnboundedSender<(i64, Option<Outcome>)>,
+    done: &mpsc::UnboundedSender<(i64, Report)>,
 ) -> Result<(), StoreError> {
     let rows = sqlx::query(FETCH_SQL)
         .bind(FETCH_LIMIT)
@@ -560,22 +595,29 @@ async fn fetch_and_submit(
         let statement = match Statement::parse(&bytes) {
             Ok(s) => s,
             Err(e) => {
-                let refusal = Refusal::of(&SubmitError::Parse(e));
-                let _ = done.send((id, refusal.map(Outcome::Refused)));
+                let refusal = Refusal::Failed {
+                    detail: SubmitError::Parse(e).to_string(),
+                };
+                let _ = done.send((id, Report::Done(Outcome::Refused(refusal))));
                 continue;
             }
         };
         let (sequencer, done) = (sequencer.clone(), done.clone());
         tokio::spawn(async move {
-            let outcome = match sequencer.submit(statement).await {
-                Ok(s) => Some(Outcome::Logged {
+            let report = match sequencer.submit(statement).await {
+                Ok(s) => Report::Done(Outcome::Logged {
                     leaf_index: s.leaf_index,
                     tree_size: s.tree_size,
                     already_logged: s.already_logged,
                 }),
-                Err(e) => Refusal::of(&e).map(Outcome::Refused),
+                Err(SubmitError::Stopped) => Report::Retry(None),
+                Err(e @ (SubmitError::Store(_) | SubmitError::Proof(_))) => Report::Retry(Some(e)),
+                Err(e) => match Refusal::of(&e) {
+                    Some(refusal) => Report::Done(Outcome::Refused(refusal)),
+                    None => Report::Retry(None),
+                },
             };
-            let _ = done.send((id, outcome));
+            let _ = done.send((id, report));
         });
     }
     Ok(())

@@ -93,7 +93,8 @@ async fn standby_hands_off_steps_up_and_a_stale_leader_steps_down() {
     let killed = db
         .exec(
             "SELECT pg_terminate_backend(pid) FROM pg_locks \
-             WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()",
+             WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid() \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
         )
         .await
         .unwrap();
@@ -131,6 +132,88 @@ async fn standby_hands_off_steps_up_and_a_stale_leader_steps_down() {
     assert_eq!(db.count("entries").await, 6);
 
     a.shutdown().await;
+    store_a.close().await;
+    store_b.close().await;
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_batch_is_retried_for_the_standby_then_reported() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let (a, store_a) = instance(&db, "a").await;
+    let (b, store_b) = instance(&db, "b").await;
+    assert!(a.is_leader() && !b.is_leader());
+    b.submit(token(0)).await.unwrap();
+
+    // The next two batches fail at their checkpoint insert (a sequence,
+    // which a rollback does not undo, counts the attempts). A handed-off
+    // submission stays pending and is logged on the third attempt.
+    db.exec(
+        "CREATE SEQUENCE attempts; \
+         CREATE FUNCTION fail_first() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN IF nextval('attempts') <= 2 THEN RAISE EXCEPTION 'injected failure'; END IF; \
+         RETURN NEW; END; $$; \
+         CREATE TRIGGER inject BEFORE INSERT ON checkpoints \
+         FOR EACH ROW EXECUTE FUNCTION fail_first();",
+    )
+    .await
+    .unwrap();
+    let done = b.submit(token(1)).await.unwrap();
+    assert_eq!(done.leaf_index, 1);
+    assert_eq!(db.count("entries").await, 2);
+    let tried: i64 = sqlx::query_scalar("SELECT last_value FROM attempts")
+        .fetch_one(
+            &mut <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
+                .await
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(tried, 3, "two failed batches, then the one that committed");
+
+    // A batch that always fails: after MAX_ATTEMPTS the failure comes back
+    // to the standby, typed, and nothing was written.
+    db.exec("ALTER SEQUENCE attempts RESTART WITH 1;")
+        .await
+        .unwrap();
+    db.exec(
+        "CREATE OR REPLACE FUNCTION fail_first() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN PERFORM nextval('attempts'); RAISE EXCEPTION 'injected failure'; END; $$;",
+    )
+    .await
+    .unwrap();
+    match b.submit(token(2)).await {
+        Err(SubmitError::HandOff(detail)) => {
+            assert!(!detail.contains("injected"), "no internals: {detail}");
+        }
+        other => panic!("expected a hand-off failure, got {other:?}"),
+    }
+    let tried: i64 = sqlx::query_scalar("SELECT last_value FROM attempts")
+        .fetch_one(
+            &mut <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
+                .await
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        tried,
+        i64::from(loupe_issuer::handoff::MAX_ATTEMPTS),
+        "tried exactly MAX_ATTEMPTS times"
+    );
+    assert_eq!(db.count("entries").await, 2);
+
+    // Once the database heals, the same statement goes through.
+    db.exec("DROP TRIGGER inject ON checkpoints;")
+        .await
+        .unwrap();
+    assert_eq!(b.submit(token(2)).await.unwrap().leaf_index, 2);
+    assert_eq!(db.count("pending").await, 0);
+
+    a.shutdown().await;
+    b.shutdown().await;
     store_a.close().await;
     store_b.close().await;
     db.cleanup().await;
