@@ -454,41 +454,48 @@ async fn collect_loop(
     }
 }
 
-/// Takes `instance`'s done rows out of the table.
+/// Takes `instance`'s done rows out of the table. The rows are gone once
+/// this returns, so a row that cannot be read becomes a failure for its
+/// own waiter rather than an error for all of them.
 async fn collect(pool: &PgPool, instance: &str) -> Result<Vec<(i64, Outcome)>, StoreError> {
     let rows = sqlx::query(COLLECT_SQL)
         .bind(instance)
         .fetch_all(pool)
         .await?;
-    rows.iter()
-        .map(|row| {
-            let id: i64 = row.try_get(0)?;
-            let leaf_index: Option<i64> = row.try_get(1)?;
-            let tree_size: Option<i64> = row.try_get(2)?;
-            let already_logged: Option<bool> = row.try_get(3)?;
-            let refusal: Option<String> = row.try_get(4)?;
-            let outcome = match (leaf_index, tree_size, refusal) {
-                (Some(leaf_index), Some(tree_size), None) => Outcome::Logged {
-                    leaf_index: to_u64(leaf_index, "leaf index")?,
-                    tree_size: to_u64(tree_size, "tree size")?,
-                    already_logged: already_logged.unwrap_or(false),
-                },
-                (None, None, Some(text)) => {
-                    Outcome::Refused(serde_json::from_str(&text).unwrap_or_else(|e| {
-                        Refusal::Failed {
-                            detail: format!("unreadable refusal: {e}"),
-                        }
-                    }))
-                }
-                _ => {
-                    return Err(StoreError::Corrupt(format!(
-                        "pending row {id} has no single outcome"
-                    )));
-                }
-            };
-            Ok((id, outcome))
-        })
-        .collect()
+    let mut outcomes = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let Ok(id) = row.try_get::<i64, _>(0) else {
+            tracing::error!("a collected hand-off row has no id");
+            continue;
+        };
+        let outcome = read_outcome(row).unwrap_or_else(|e| {
+            tracing::error!(id, error = %e, "unreadable hand-off outcome");
+            Outcome::Refused(Refusal::Failed {
+                detail: "the outcome could not be read".into(),
+            })
+        });
+        outcomes.push((id, outcome));
+    }
+    Ok(outcomes)
+}
+
+/// Reads `leaf_index, tree_size, already_logged, refusal` (columns 1–4).
+fn read_outcome(row: &sqlx::postgres::PgRow) -> Result<Outcome, StoreError> {
+    let leaf_index: Option<i64> = row.try_get(1)?;
+    let tree_size: Option<i64> = row.try_get(2)?;
+    let already_logged: Option<bool> = row.try_get(3)?;
+    let refusal: Option<String> = row.try_get(4)?;
+    match (leaf_index, tree_size, refusal) {
+        (Some(leaf_index), Some(tree_size), None) => Ok(Outcome::Logged {
+            leaf_index: to_u64(leaf_index, "leaf index")?,
+            tree_size: to_u64(tree_size, "tree size")?,
+            already_logged: already_logged.unwrap_or(false),
+        }),
+        (None, None, Some(text)) => serde_json::from_str(&text)
+            .map(Outcome::Refused)
+            .map_err(|e| StoreError::Corrupt(format!("refusal {text:?}: {e}"))),
+        _ => Err(StoreError::Corrupt("no single outcome".into())),
+    }
 }
 
 /// The leader side: submits the rows of the `pending` table to `sequencer`

@@ -247,7 +247,7 @@ impl RoleLoop {
             match started {
                 Ok(sequencer) => {
                     tracing::warn!(
-                        waited_ms = u64::try_from(locked.duration_since(waiting).as_millis())
+                        stood_by_ms = u64::try_from(locked.duration_since(waiting).as_millis())
                             .unwrap_or(u64::MAX),
                         load_ms = u64::try_from(locked.elapsed().as_millis()).unwrap_or(u64::MAX),
                         "took the sequencer lock: this instance sequences the log now"
