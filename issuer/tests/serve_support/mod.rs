@@ -12,7 +12,12 @@ use loupe_schemas::checkpoint::NoteVerifier;
 use loupe_schemas::token::Sha256Digest;
 use serde_json::{Value, json};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_loupe-issuer");
+/// The binary under test; empty outside integration tests (examples that
+/// include this module pass their own path to the `*_with` functions).
+pub const BIN: &str = match option_env!("CARGO_BIN_EXE_loupe-issuer") {
+    Some(bin) => bin,
+    None => "",
+};
 pub const ORIGIN: &str = "lab.example/log";
 
 pub fn keys() -> PathBuf {
@@ -42,7 +47,12 @@ pub fn free_port() -> u16 {
 
 /// Creates a lab API key in `db` with the CLI and returns the secret.
 pub fn api_key(db: &str) -> String {
-    let out = Command::new(BIN)
+    api_key_with(Path::new(BIN), db)
+}
+
+/// [`api_key`] with the binary at `bin`.
+pub fn api_key_with(bin: &Path, db: &str) -> String {
+    let out = Command::new(bin)
         .args([
             "apikey",
             "create",
@@ -71,11 +81,16 @@ pub fn api_key(db: &str) -> String {
 /// Starts `loupe-issuer serve` on `db` at `127.0.0.1:port` with the
 /// example keys; its stderr (warnings and up) goes to `log` when given.
 pub fn serve(db: &str, port: u16, media: &Path, log: Option<&Path>) -> Child {
+    serve_with(Path::new(BIN), db, port, media, log)
+}
+
+/// [`serve`] with the binary at `bin`.
+pub fn serve_with(bin: &Path, db: &str, port: u16, media: &Path, log: Option<&Path>) -> Child {
     let stderr = match log {
         Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
         None => Stdio::null(),
     };
-    Command::new(BIN)
+    Command::new(bin)
         .args([
             "serve",
             "--listen",
