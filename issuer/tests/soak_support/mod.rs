@@ -87,6 +87,8 @@ pub struct Life {
     pub rss_max: u64,
     /// The kernel's high-water mark (`VmHWM`) at the last sample.
     pub rss_hwm: u64,
+    /// KiB of anonymous memory (`RssAnon`) at the last sample.
+    pub anon_end: u64,
 }
 
 /// The outcome of a run; [`SoakReport::problems`] is empty when it passed.
@@ -127,6 +129,8 @@ pub struct SoakReport {
     /// KiB resident in the last server after the checks (which read the
     /// whole log back through it).
     pub rss_after_checks: u64,
+    /// Of that, anonymous memory (`RssAnon`).
+    pub anon_after_checks: u64,
 }
 
 impl SoakReport {
@@ -177,7 +181,7 @@ impl fmt::Display for SoakReport {
         for (i, l) in self.lives.iter().enumerate() {
             writeln!(
                 f,
-                "{}: life {i} pid {} {:.0} s: RSS start {:.1} MiB, warm {}, end {:.1} MiB, max {:.1} MiB (HWM {:.1} MiB)",
+                "{}: life {i} pid {} {:.0} s: RSS start {:.1} MiB, warm {}, end {:.1} MiB (anon {:.1}), max {:.1} MiB (HWM {:.1} MiB)",
                 self.label,
                 l.pid,
                 l.seconds,
@@ -185,6 +189,7 @@ impl fmt::Display for SoakReport {
                 l.rss_warm
                     .map_or_else(|| "-".to_owned(), |w| format!("{:.1} MiB", mib(w))),
                 mib(l.rss_end),
+                mib(l.anon_end),
                 mib(l.rss_max),
                 mib(l.rss_hwm),
             )?;
@@ -192,10 +197,11 @@ impl fmt::Display for SoakReport {
         let max = self.lives.iter().map(|l| l.rss_max).max().unwrap_or(0);
         write!(
             f,
-            "{}: RSS max over all lives {:.1} MiB; {:.1} MiB after the checks read the log back",
+            "{}: RSS max over all lives {:.1} MiB; {:.1} MiB (anon {:.1}) after the checks read the log back",
             self.label,
             mib(max),
-            mib(self.rss_after_checks)
+            mib(self.rss_after_checks),
+            mib(self.anon_after_checks)
         )?;
         for failure in &self.failures {
             write!(f, "\n{}: FAILURE {failure}", self.label)?;
@@ -207,13 +213,24 @@ impl fmt::Display for SoakReport {
 /// `VmRSS` and `VmHWM` of `pid` in KiB, or `None` once it is gone.
 pub fn rss_kib(pid: u32) -> Option<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-    };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
+    Some((
+        status_field(&status, "VmRSS:")?,
+        status_field(&status, "VmHWM:")?,
+    ))
+}
+
+/// `RssAnon` (heap, stacks) of `pid` in KiB: the part of `VmRSS` that is
+/// not file pages (the binary, SQLite's memory map of the database).
+pub fn rss_anon_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status_field(&status, "RssAnon:")
+}
+
+fn status_field(status: &str, name: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
 }
 
 /// What a client was told by a `201`.
@@ -284,6 +301,7 @@ impl Server {
             self.life.rss_end = rss;
             self.life.rss_hwm = hwm;
             self.life.rss_max = self.life.rss_max.max(rss);
+            self.life.anon_end = rss_anon_kib(self.life.pid).unwrap_or(0);
             if self.life.rss_warm.is_none() && self.started.elapsed() >= warmup {
                 self.life.rss_warm = Some(rss);
             }
@@ -523,6 +541,7 @@ pub async fn run(cfg: &SoakConfig) -> SoakReport {
     report.lives = server.finish_load();
     check_log(&http, &base, &ledger.acks, &ledger.unacked, &mut report).await;
     report.rss_after_checks = rss_kib(pid).map_or(0, |(rss, _)| rss);
+    report.anon_after_checks = rss_anon_kib(pid).unwrap_or(0);
     server.stop();
     for (i, _) in report.lives.iter().enumerate() {
         let log = std::fs::read_to_string(cfg.work_dir.join(format!("server-{i}.log")))
