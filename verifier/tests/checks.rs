@@ -75,6 +75,7 @@ fn issuer_key(key: &SigningKey, not_before: Option<u64>, not_after: Option<u64>)
         kid: Kid::of(&vk),
         not_before,
         not_after,
+        compromise: None,
     }
 }
 
@@ -85,7 +86,7 @@ impl Lab {
         let mut trust = TrustStore::default();
         trust.add_log(Log {
             origin: LOG.into(),
-            key: log_signer.verifier(),
+            keys: vec![log_signer.verifier()],
             url: "https://lab.example".parse().expect("url"),
         });
         trust
