@@ -103,7 +103,7 @@ fn bench(c: &mut Criterion) {
     let mut trust = TrustStore::default();
     trust.add_log(Log {
         origin: "lab.example/log".into(),
-        key: log_signer.verifier(),
+        keys: vec![log_signer.verifier()],
         url: "https://lab.example"
             .parse()
             .unwrap_or_else(|e| panic!("{e}")),
@@ -121,6 +121,7 @@ fn bench(c: &mut Criterion) {
                 kid: Kid::of(&vk),
                 not_before: None,
                 not_after: None,
+                compromise: None,
             }],
             roots: vec![],
         })
