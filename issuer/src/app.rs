@@ -29,6 +29,8 @@ use crate::keys::{KeyFileError, load_log_signer, load_signing_key};
 use crate::media::{MediaError, MediaStore};
 use crate::metrics::Metrics;
 use crate::problem::{ApiError, method_not_allowed_fallback, not_found_fallback};
+use crate::restore::check_expected_checkpoint;
+use crate::rotation::LogSigner;
 use crate::sequencer::{Sequencer, SequencerConfig, SequencerError, SequencerHandle};
 use crate::store::{ApiKey, Store, StoreError, open_store};
 
@@ -53,6 +55,13 @@ pub enum AppError {
     /// stored log is inconsistent).
     #[error("sequencer: {0}")]
     Sequencer(#[from] SequencerError),
+    /// A previous log key does not fit the current one.
+    #[error("previous_log_keys: {0}")]
+    Rotation(String),
+    /// The log does not contain the expected (published) checkpoint: a
+    /// lossy or foreign restore.
+    #[error("refusing to start: {0}")]
+    Restore(#[from] crate::restore::RestoreError),
     /// The listen address could not be bound, or serving failed.
     #[error("listen on {addr}: {source}")]
     Listen {
@@ -78,6 +87,8 @@ struct Inner {
     issuer_key: SigningKey,
     metrics: Metrics,
     api_keys: Mutex<HashMap<KeyHash, (Option<ApiKey>, Instant)>>,
+    /// `/.well-known/loupe-issuer`, built from the key files on first use.
+    description: std::sync::OnceLock<serde_json::Value>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -99,7 +110,22 @@ impl AppState {
     pub async fn open(config: ServeConfig) -> Result<Self, AppError> {
         let issuer_key = load_signing_key(&config.issuer_key)?;
         let log_signer: NoteSigner = load_log_signer(&config.log_key, &config.log_origin)?;
+        let mut previous = Vec::new();
+        for path in &config.key_history.previous_log_keys {
+            previous.push(load_log_signer(path, &config.log_origin)?);
+        }
+        let log_signer = LogSigner::new(log_signer, previous).map_err(AppError::Rotation)?;
         let store = open_store(&config.database_url).await?;
+        if let Some(path) = &config.expect_checkpoint {
+            let keys: Vec<_> = log_signer.all().iter().map(NoteSigner::verifier).collect();
+            let seen =
+                check_expected_checkpoint(store.as_ref(), path, &config.log_origin, &keys).await?;
+            tracing::info!(
+                expected = seen.expected,
+                tree_size = seen.have,
+                "the log contains the expected checkpoint"
+            );
+        }
         let media = MediaStore::open(&config.media_dir).await?;
         let sequencer = Sequencer::spawn(
             Arc::clone(&store),
@@ -133,6 +159,7 @@ impl AppState {
                 issuer_key,
                 metrics: Metrics::default(),
                 api_keys: Mutex::new(HashMap::new()),
+                description: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -164,6 +191,11 @@ impl AppState {
     /// The issuer's token-signing key.
     pub(crate) fn issuer_key(&self) -> &SigningKey {
         &self.inner.issuer_key
+    }
+
+    /// The cached issuer description, once built.
+    pub(crate) fn description(&self) -> &std::sync::OnceLock<serde_json::Value> {
+        &self.inner.description
     }
 
     /// The service's counters.
