@@ -1369,7 +1369,9 @@ mod tests {
             ed25519_dalek::SigningKey::from_bytes(&[9; 32]),
         )
         .unwrap();
-        let mut tree = LogTree::load(store.as_ref(), &signer.clone().into()).await.unwrap();
+        let mut tree = LogTree::load(store.as_ref(), &signer.clone().into())
+            .await
+            .unwrap();
         let mut n = 0u64;
         for size in [40_000u64, 25_600, 1, 399] {
             let old_size = tree.size();
@@ -1405,7 +1407,9 @@ mod tests {
                 })
                 .await
                 .unwrap();
-            let loaded = LogTree::load(store.as_ref(), &signer.clone().into()).await.unwrap();
+            let loaded = LogTree::load(store.as_ref(), &signer.clone().into())
+                .await
+                .unwrap();
             assert_eq!(loaded.state, tree.state, "size {n}");
             assert_eq!(loaded.edges.len(), tree.edges.len());
             for (a, b) in loaded.edges.iter().zip(&tree.edges) {

@@ -257,6 +257,18 @@ impl Lab {
         v["tree_size"].as_u64().unwrap()
     }
 
+    /// Logs statement bytes signed elsewhere (as a thief holding the lab's
+    /// key and a way into its log would) through the real sequencer;
+    /// returns the entry's index and its `tlog-proof` bundle.
+    pub async fn submit_signed(&self, bytes: &[u8]) -> (u64, String) {
+        let s = self.state.sequencer().submit_bytes(bytes).await.unwrap();
+        let id = s.token_id;
+        let proof = self
+            .get(&format!("/v1/tokens/{id}/proof"), "text/plain")
+            .await;
+        (s.leaf_index, String::from_utf8(proof).unwrap())
+    }
+
     /// Stops serving and stops the sequencer.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
