@@ -146,7 +146,7 @@ impl RetiredIssuerKeyToml {
 /// The log's checkpoint signers: the current log key first, then any
 /// previous keys still signing during a rotation. All share the log origin
 /// as their name.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct LogSigner {
     signers: Vec<NoteSigner>,
 }

@@ -261,7 +261,13 @@ impl Lab {
     /// key and a way into its log would) through the real sequencer;
     /// returns the entry's index and its `tlog-proof` bundle.
     pub async fn submit_signed(&self, bytes: &[u8]) -> (u64, String) {
-        let s = self.state.sequencer().submit_bytes(bytes).await.unwrap();
+        let s = self
+            .state
+            .sequencer()
+            .unwrap()
+            .submit_bytes(bytes)
+            .await
+            .unwrap();
         let id = s.token_id;
         let proof = self
             .get(&format!("/v1/tokens/{id}/proof"), "text/plain")
