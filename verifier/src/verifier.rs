@@ -618,7 +618,7 @@ impl Verifier {
         let cp = open_checkpoint_any(note.as_bytes(), &log.origin, &log.keys, &[], 0, self.now())
             .map_err(|e| {
             format!(
-                "the checkpoint is not signed by a trusted key of {}: {e}",
+                "the checkpoint is not signed by {} (by none of its trusted keys): {e}",
                 log.origin
             )
         })?;

@@ -247,7 +247,7 @@ async fn log_key_rotation_cosigns_during_the_transition_and_old_bundles_keep_ver
         &verdict,
         Status::Invalid,
         CheckName::CheckpointSignature,
-        "not signed by a trusted key of lab.example/log",
+        "not signed by lab.example/log (by none of its trusted keys)",
     );
     // The old bundle (old key's signature alone) still verifies offline
     // while the old key is trusted, and not once it is dropped.
