@@ -377,6 +377,62 @@ async fn compromised_key_accepts_only_tokens_logged_before_the_last_good_checkpo
         .verify_token(&genuine.token, None, &no_files())
         .await;
     assert_failed(&verdict, Status::Invalid, CheckName::IssuerKey, &marker);
+
+    // The thief also "revokes" a genuine token with the stolen key: the
+    // revocation is logged after the last good checkpoint, so its evidence
+    // is refused and the genuine token is not reported revoked.
+    lab.revoke(genuine_2.id, "forged by the thief").await;
+    let verdict = v.verify_url(&genuine_2.url, &no_files()).await;
+    assert_failed(&verdict, Status::Invalid, CheckName::Status, &marker);
+    assert!(verdict.ended_by.is_none(), "{}", dump(&verdict));
+    lab.stop().await;
+
+    // The runbook: rotate to a new key, publish the stolen one as retired
+    // and compromised, verifiers re-import, the lab revokes the forgery.
+    let new_keys = fresh_keys(&dir.path().join("new"));
+    let lab = lab_on(
+        &proxy,
+        &db,
+        LabOptions {
+            issuer_key: new_keys.join(ISSUER_KEY_FILE),
+            // (T is ahead of the clock in this test, so the new key gets
+            // no not_before: the revocation it signs now must verify.)
+            key_history: KeyHistory {
+                issuer_key_not_before: None,
+                retired_issuer_keys: vec![RetiredIssuerKey {
+                    public_key: example_key("issuer.pub.pem"),
+                    not_before: None,
+                    not_after: stolen_at,
+                    compromise: Some((stolen_at, known_good)),
+                }],
+                previous_log_keys: vec![],
+            },
+            ..LabOptions::default()
+        },
+    )
+    .await;
+    let store = trust_add(&proxy.url, &dir.path().join("published.toml"));
+    let stolen = store
+        .issuer(ISSUER)
+        .unwrap()
+        .keys
+        .iter()
+        .find(|k| hex::encode(k.kid.as_bytes()) == kid)
+        .unwrap()
+        .compromise
+        .unwrap();
+    assert_eq!((stolen.at, stolen.logged_before), (stolen_at, known_good));
+    let forged_id = Token::parse(&backdated).unwrap().id();
+    lab.revoke(forged_id, "signed with a stolen key").await;
+    let v = verifier(store);
+    let verdict = v
+        .verify_token(&backdated, Some(backdated_proof.as_bytes()), &no_files())
+        .await;
+    assert_failed(&verdict, Status::Invalid, CheckName::IssuerKey, &marker);
+    let status = verdict.check(CheckName::Status).unwrap();
+    assert!(status.reason.contains("REVOKED"), "{}", dump(&verdict));
+    let verdict = v.verify_url(&genuine.url, &no_files()).await;
+    assert_eq!(verdict.status, Status::Valid, "{}", dump(&verdict));
     lab.stop().await;
 }
 
