@@ -51,6 +51,8 @@ async fn main() {
                 .unwrap_or(5),
         ),
         request_timeout: Duration::from_secs(60),
+        key_history: Default::default(),
+        expect_checkpoint: None,
     };
     let running = loupe_issuer::app::spawn(config).await.expect("start");
     let (key, hash) = ApiKey::generate();

@@ -23,6 +23,8 @@
 //! | `max_json_body` | `1MiB` |
 //! | `batch_size`, `batch_delay` | `256`, `10ms` |
 //! | `request_timeout` | `60s` |
+//! | `expect_checkpoint` | none: a checkpoint file the log must contain to start (after a restore) |
+//! | `issuer_key_not_before`, `[[retired_issuer_key]]`, `previous_log_keys` | none: key rotation, config file only (see [`crate::rotation`]) |
 //!
 //! Sizes take `B`, `kB`, `KiB`, `MB`, `MiB`, `GB`, `GiB` or none (bytes);
 //! durations take `ms`, `s`, `m` or `h` (`0` needs none).
@@ -47,6 +49,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use loupe_schemas::token::{MAX_ISSUER_LEN, TokenId};
+
+use crate::rotation::{KeyHistory, toml_unix_seconds};
 use serde::Deserialize;
 
 /// Largest config file read, in bytes.
@@ -278,6 +282,10 @@ pub struct ServeArgs {
     /// Time limit of one request [default: 60s].
     #[arg(long, env = "LOUPE_REQUEST_TIMEOUT", value_name = "DURATION")]
     pub request_timeout: Option<HumanDuration>,
+    /// A signed checkpoint this log published (e.g. the last one before a
+    /// restore): refuse to start unless the database holds that tree.
+    #[arg(long, env = "LOUPE_EXPECT_CHECKPOINT", value_name = "FILE")]
+    pub expect_checkpoint: Option<PathBuf>,
 }
 
 /// The config file: the same settings as [`ServeArgs`], all optional.
@@ -312,6 +320,16 @@ pub struct ConfigFile {
     pub batch_delay: Option<HumanDuration>,
     /// See [`ServeArgs::request_timeout`].
     pub request_timeout: Option<HumanDuration>,
+    /// See [`ServeArgs::expect_checkpoint`].
+    pub expect_checkpoint: Option<PathBuf>,
+    /// When the current issuer key started signing (published).
+    pub issuer_key_not_before: Option<toml::value::Datetime>,
+    /// Earlier token-signing keys, published with their windows.
+    #[serde(default)]
+    pub retired_issuer_key: Vec<crate::rotation::RetiredIssuerKeyToml>,
+    /// Earlier log keys that still sign every checkpoint.
+    #[serde(default)]
+    pub previous_log_keys: Vec<PathBuf>,
 }
 
 impl ConfigFile {
@@ -343,10 +361,20 @@ impl ConfigFile {
             message,
         })?;
         let base = path.parent().unwrap_or(Path::new(""));
-        for p in [&mut file.issuer_key, &mut file.log_key, &mut file.media_dir]
-            .into_iter()
-            .flatten()
-        {
+        for p in [
+            &mut file.issuer_key,
+            &mut file.log_key,
+            &mut file.media_dir,
+            &mut file.expect_checkpoint,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(&mut file.previous_log_keys)
+        .chain(
+            file.retired_issuer_key
+                .iter_mut()
+                .map(|k| &mut k.public_key),
+        ) {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
@@ -410,6 +438,10 @@ pub struct ServeConfig {
     pub batch_delay: Duration,
     /// Time limit of one request.
     pub request_timeout: Duration,
+    /// Earlier keys: published, and previous log keys co-sign checkpoints.
+    pub key_history: KeyHistory,
+    /// A published checkpoint the log must contain to start.
+    pub expect_checkpoint: Option<PathBuf>,
 }
 
 /// Default `listen`.
@@ -573,6 +605,34 @@ impl ServeArgs {
             ));
         }
 
+        let issuer_key_not_before = file
+            .issuer_key_not_before
+            .as_ref()
+            .map(toml_unix_seconds)
+            .transpose()
+            .map_err(|r| invalid("issuer_key_not_before", r))?;
+        let mut retired_issuer_keys = Vec::new();
+        for k in &file.retired_issuer_key {
+            retired_issuer_keys.push(k.resolve().map_err(|r| {
+                invalid(
+                    "retired_issuer_key",
+                    format!("{}: {r}", k.public_key.display()),
+                )
+            })?);
+        }
+        if file.previous_log_keys.contains(&log_key) {
+            return Err(invalid(
+                "previous_log_keys",
+                "lists the current log_key; list only the keys it replaced",
+            ));
+        }
+        let key_history = KeyHistory {
+            issuer_key_not_before,
+            retired_issuer_keys,
+            previous_log_keys: file.previous_log_keys,
+        };
+        let expect_checkpoint = self.expect_checkpoint.or(file.expect_checkpoint);
+
         Ok(ServeConfig {
             listen,
             database_url,
@@ -588,6 +648,8 @@ impl ServeArgs {
             batch_size,
             batch_delay,
             request_timeout,
+            key_history,
+            expect_checkpoint,
         })
     }
 }
@@ -623,6 +685,8 @@ impl fmt::Debug for ServeConfig {
             .field("batch_size", &self.batch_size)
             .field("batch_delay", &self.batch_delay)
             .field("request_timeout", &self.request_timeout)
+            .field("key_history", &self.key_history)
+            .field("expect_checkpoint", &self.expect_checkpoint)
             .finish()
     }
 }

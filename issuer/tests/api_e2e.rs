@@ -78,6 +78,8 @@ impl Server {
             batch_size: 256,
             batch_delay: Duration::from_millis(2),
             request_timeout: Duration::from_secs(30),
+            key_history: Default::default(),
+            expect_checkpoint: None,
         };
         let running = spawn(config).await.unwrap();
         let (key, hash) = ApiKey::generate();

@@ -101,6 +101,8 @@ impl Lab {
             batch_size: 256,
             batch_delay: Duration::from_millis(2),
             request_timeout: Duration::from_secs(30),
+            key_history: Default::default(),
+            expect_checkpoint: None,
         };
         let running = spawn(config).await.unwrap();
         let (key, hash) = ApiKey::generate();
