@@ -1,0 +1,1146 @@
+//! Hostile input, table-driven: malformed requests against every route of
+//! a real `loupe-issuer serve` process (SQLite always, PostgreSQL when
+//! `LOUPE_TEST_POSTGRES_URL` is set), and malformed arguments to the CLI.
+//!
+//! Every HTTP row must get its 4xx as RFC 9457 `application/problem+json`
+//! with the expected `type`, the fixed `title` and a matching `status`;
+//! every CLI row one `error: …` line on stderr and a non-zero exit. After
+//! the tables the server still answers `/healthz`, its stderr holds no
+//! panic, and the stored log is exactly as before: same checkpoint (so the
+//! same tree and root), same number of entries, checkpoints and API keys.
+//! Requests go out through a raw HTTP client so that paths such as
+//! `/tile/%2e%2e/` and non-UTF-8 bytes reach the server unnormalised.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod cli_support;
+#[path = "hostile_support/raw_http.rs"]
+mod raw_http;
+#[path = "store_support/mod.rs"]
+mod store_support;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use cli_support::{closed_port, command, ok, run, stderr, stdout};
+use loupe_issuer::problem::{PROBLEM_BASE, ProblemType};
+use loupe_schemas::token::{Sha256Digest, TokenId};
+use raw_http::{Answer, Raw};
+use serde_json::{Value, json};
+use store_support::TestDb;
+
+const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../keys-example");
+const SQL: &str = "'; DROP TABLE entries; --";
+/// u64::MAX, 2^63 and 2^64.
+const U64_MAX: &str = "18446744073709551615";
+const TWO_63: &str = "9223372036854775808";
+const TWO_64: &str = "18446744073709551616";
+
+fn keys(file: &str) -> String {
+    format!("{KEYS}/{file}")
+}
+
+/// A `loupe-issuer serve` process whose stderr goes to a file.
+struct Server {
+    child: tokio::process::Child,
+    addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl Server {
+    async fn start(dir: &Path, database_url: &str, extra: &[&str]) -> Self {
+        let addr = closed_port();
+        let log = dir.join("serve.log");
+        let log_file = std::fs::File::create(&log).unwrap();
+        let listen = addr.to_string();
+        let issuer_key = keys("issuer.key.pem");
+        let log_key = keys("log.key.pem");
+        let mut args = vec![
+            "serve",
+            "--listen",
+            &listen,
+            "--database-url",
+            database_url,
+            "--issuer-key",
+            &issuer_key,
+            "--log-key",
+            &log_key,
+            "--issuer-origin",
+            "lab.example",
+            "--log-origin",
+            "lab.example/log",
+            "--media-dir",
+            "media",
+            "--batch-delay",
+            "2ms",
+            "--max-json-body",
+            "64KiB",
+            "--max-upload-size",
+            "1MiB",
+        ];
+        args.extend_from_slice(extra);
+        let child = command(dir, &args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log_file))
+            .spawn()
+            .unwrap();
+        let server = Self { child, addr, log };
+        for _ in 0..300 {
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                let a = Raw::new("GET", "/healthz").send(addr).await;
+                if a.status == 200 {
+                    return server;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("serve did not start:\n{}", server.stderr());
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    async fn stop(mut self) {
+        let pid = self.child.id().unwrap().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("exits after SIGTERM")
+            .unwrap();
+        assert!(status.success(), "serve exit {status}:\n{}", self.stderr());
+    }
+}
+
+/// What must not change: the latest checkpoint and the row counts.
+#[derive(Debug, PartialEq, Eq)]
+struct Snapshot {
+    checkpoint: String,
+    tree_size: u64,
+    entries: i64,
+    checkpoints: i64,
+    api_keys: i64,
+}
+
+async fn snapshot(server: &Server, db: &TestDb) -> Snapshot {
+    let cp = Raw::new("GET", "/checkpoint").send(server.addr).await;
+    assert_eq!(cp.status, 200);
+    let health = Raw::new("GET", "/healthz").send(server.addr).await;
+    assert_eq!(health.status, 200, "the server still answers /healthz");
+    let v: Value = serde_json::from_slice(&health.body).unwrap();
+    Snapshot {
+        checkpoint: String::from_utf8(cp.body).unwrap(),
+        tree_size: v["tree_size"].as_u64().unwrap(),
+        entries: db.count("entries").await,
+        checkpoints: db.count("checkpoints").await,
+        api_keys: db.count("api_keys").await,
+    }
+}
+
+fn claims(report_number: &str) -> Value {
+    let d = |s: &str| Sha256Digest::of(s.as_bytes()).to_string();
+    json!({
+        "report_number": report_number,
+        "report": {"sha256": d("report"), "media_type": "application/pdf", "size": 1234},
+        "images": [{"role": "face-up", "sha256": d("face-up"), "media_type": "image/jpeg", "size": 2000}],
+        "videos": [],
+        "stone": {
+            "variety": "Ruby", "species": "Corundum", "weight_mct": 1520, "colour": "red",
+            "shape": "oval", "cut": "mixed", "clarity": "VS", "dimensions_um": [7100, 5600, 3400],
+            "treatment": "none"
+        }
+    })
+}
+
+/// `claims` with one member replaced (by JSON pointer) by `value`.
+fn claims_with(pointer: &str, value: Value) -> Vec<u8> {
+    let mut c = claims("HOSTILE-NEW");
+    match c.pointer_mut(pointer) {
+        Some(v) => *v = value,
+        None => {
+            let (parent, name) = pointer.rsplit_once('/').unwrap();
+            c.pointer_mut(parent)
+                .unwrap()
+                .as_object_mut()
+                .unwrap()
+                .insert(name.to_owned(), value);
+        }
+    }
+    serde_json::to_vec(&c).unwrap()
+}
+
+/// One row: a request and the problem it must get.
+struct Case {
+    name: String,
+    req: Raw,
+    status: u16,
+    slug: &'static str,
+}
+
+fn case(name: impl Into<String>, req: Raw, status: u16, slug: &'static str) -> Case {
+    Case {
+        name: name.into(),
+        req,
+        status,
+        slug,
+    }
+}
+
+fn bearer(req: Raw, key: &str) -> Raw {
+    req.header("Authorization", format!("Bearer {key}"))
+}
+
+fn json_post(path: &str, key: &str, body: impl Into<Vec<u8>>) -> Raw {
+    bearer(Raw::new("POST", path), key)
+        .header("Content-Type", "application/json")
+        .body(body)
+}
+
+const BOUNDARY: &str = "hostileBOUNDARY7d3";
+
+/// A multipart body: (part name, content type, bytes).
+fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, ct, bytes) in parts {
+        out.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
+        out.extend_from_slice(
+            format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\n")
+                .as_bytes(),
+        );
+        if let Some(ct) = ct {
+            out.extend_from_slice(format!("Content-Type: {ct}\r\n").as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(bytes);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    out
+}
+
+fn multipart_post(key: &str, body: Vec<u8>) -> Raw {
+    bearer(Raw::new("POST", "/v1/tokens"), key)
+        .header(
+            "Content-Type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(body)
+}
+
+fn multipart_claims() -> Vec<u8> {
+    let c = claims("HOSTILE-MP");
+    serde_json::to_vec(&json!({"report_number": c["report_number"], "stone": c["stone"]})).unwrap()
+}
+
+/// The table. `key` is a valid API key, `id` an issued token.
+#[allow(clippy::too_many_lines)]
+fn http_cases(key: &str, id: &TokenId) -> Vec<Case> {
+    let unknown = TokenId([0x5a; 32]);
+    let good = serde_json::to_vec(&claims("HOSTILE-NEW")).unwrap();
+    let mut c = Vec::new();
+
+    // ---- POST /v1/tokens: credentials
+    let post = |body: &[u8]| {
+        Raw::new("POST", "/v1/tokens")
+            .header("Content-Type", "application/json")
+            .body(body.to_vec())
+    };
+    c.push(case(
+        "issue: no credentials",
+        post(&good),
+        401,
+        "unauthorized",
+    ));
+    c.push(case(
+        "issue: Basic credentials",
+        post(&good).header("Authorization", "Basic dXNlcjpwYXNz"),
+        401,
+        "unauthorized",
+    ));
+    c.push(case(
+        "issue: unknown key",
+        bearer(
+            post(&good),
+            "loupe_sk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ),
+        401,
+        "unauthorized",
+    ));
+    c.push(case(
+        "issue: SQL as the key",
+        bearer(post(&good), SQL),
+        401,
+        "unauthorized",
+    ));
+    c.push(case(
+        "issue: non-UTF-8 key",
+        post(&good).header("Authorization", b"Bearer \xff\xfe\x80".to_vec()),
+        401,
+        "unauthorized",
+    ));
+    c.push(case(
+        "issue: empty bearer",
+        post(&good).header("Authorization", "Bearer "),
+        401,
+        "unauthorized",
+    ));
+    c.push(case(
+        "issue: key twice",
+        bearer(bearer(post(&good), key), key),
+        401,
+        "unauthorized",
+    ));
+
+    // ---- POST /v1/tokens: content types and bodies
+    let issue = |body: Vec<u8>| json_post("/v1/tokens", key, body);
+    c.push(case(
+        "issue: no content type",
+        bearer(Raw::new("POST", "/v1/tokens"), key).body(good.clone()),
+        415,
+        "unsupported-media-type",
+    ));
+    c.push(case(
+        "issue: text/plain",
+        bearer(Raw::new("POST", "/v1/tokens"), key)
+            .header("Content-Type", "text/plain")
+            .body(good.clone()),
+        415,
+        "unsupported-media-type",
+    ));
+    c.push(case(
+        "issue: application/cbor",
+        bearer(Raw::new("POST", "/v1/tokens"), key)
+            .header("Content-Type", "application/cbor")
+            .body(vec![0xa0]),
+        415,
+        "unsupported-media-type",
+    ));
+    c.push(case(
+        "issue: empty JSON body",
+        issue(vec![]),
+        400,
+        "bad-request",
+    ));
+    c.push(case(
+        "issue: truncated JSON",
+        issue(good[..good.len() / 2].to_vec()),
+        400,
+        "bad-request",
+    ));
+    c.push(case(
+        "issue: trailing garbage",
+        issue([good.as_slice(), b"}{"].concat()),
+        400,
+        "bad-request",
+    ));
+    c.push(case(
+        "issue: non-UTF-8 JSON",
+        issue(b"{\"report_number\":\"\xff\xfe\"}".to_vec()),
+        400,
+        "bad-request",
+    ));
+    c.push(case(
+        "issue: CBOR sent as JSON",
+        issue(vec![0xd2, 0x84, 0x40, 0xa0, 0xf6, 0x40]),
+        400,
+        "bad-request",
+    ));
+    c.push(case(
+        "issue: JSON array",
+        issue(b"[]".to_vec()),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "issue: nested 60000 deep",
+        issue("[".repeat(60_000).into_bytes()),
+        422,
+        "validation",
+    ));
+    let dup = String::from_utf8(good.clone()).unwrap();
+    c.push(case(
+        "issue: duplicate top-level key",
+        issue(
+            dup.replacen('{', "{\"report_number\":\"DUP-1\",", 1)
+                .into_bytes(),
+        ),
+        400,
+        "bad-request",
+    ));
+    c.push(case(
+        "issue: duplicate stone key",
+        issue(
+            dup.replacen(
+                "\"variety\":\"Ruby\"",
+                "\"variety\":\"Ruby\",\"variety\":\"Spinel\"",
+                1,
+            )
+            .into_bytes(),
+        ),
+        400,
+        "bad-request",
+    ));
+    c.push(case(
+        "issue: duplicate key in an image",
+        issue(
+            dup.replacen(
+                "\"role\":\"face-up\"",
+                "\"role\":\"face-up\",\"role\":\"table\"",
+                1,
+            )
+            .into_bytes(),
+        ),
+        400,
+        "bad-request",
+    ));
+    c.push(case(
+        "issue: unknown field",
+        issue(dup.replacen('{', "{\"x\":1,", 1).into_bytes()),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "issue: oversize body",
+        issue(vec![b' '; 65 * 1024]),
+        413,
+        "payload-too-large",
+    ));
+    c.push(case(
+        "issue: negative weight",
+        issue(claims_with("/stone/weight_mct", json!(-1))),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "issue: weight 2^64",
+        issue(
+            String::from_utf8(claims_with("/stone/weight_mct", json!(0)))
+                .unwrap()
+                .replace("\"weight_mct\":0", &format!("\"weight_mct\":{TWO_64}"))
+                .into_bytes(),
+        ),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "issue: weight zero",
+        issue(claims_with("/stone/weight_mct", json!(0))),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "issue: weight as text",
+        issue(claims_with("/stone/weight_mct", json!("1520"))),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "issue: weight 1.5",
+        issue(claims_with("/stone/weight_mct", json!(1.5))),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "issue: negative size",
+        issue(claims_with("/report/size", json!(-5))),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "issue: short sha256",
+        issue(claims_with("/report/sha256", json!("abcd"))),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "issue: SQL in sha256",
+        issue(claims_with("/report/sha256", json!(SQL))),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "issue: SQL in media type",
+        issue(claims_with("/report/media_type", json!(SQL))),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "issue: SQL as image role",
+        issue(claims_with("/images/0/role", json!(SQL))),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "issue: SQL in supersedes",
+        issue(claims_with("/supersedes", json!(SQL))),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "issue: traversal as report number with an unknown supersedes",
+        issue(
+            String::from_utf8(claims_with("/report_number", json!("../../etc/passwd")))
+                .unwrap()
+                .replacen('{', &format!("{{\"supersedes\":\"{unknown}\","), 1)
+                .into_bytes(),
+        ),
+        409,
+        "conflict",
+    ));
+    c.push(case(
+        "issue: empty report number",
+        issue(claims_with("/report_number", json!(""))),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "issue: report number 200 bytes",
+        issue(claims_with("/report_number", json!("R".repeat(200)))),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "issue: NUL in variety",
+        issue(claims_with("/stone/variety", json!("Ru\u{0}by"))),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "issue: two dimensions",
+        issue(claims_with("/stone/dimensions_um", json!([1, 2]))),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "issue: same role twice",
+        issue(claims_with(
+            "/images",
+            json!([claims("x")["images"][0], claims("x")["images"][0]]),
+        )),
+        422,
+        "validation",
+    ));
+    c.push(case("issue: unknown video role", issue(claims_with("/videos", json!([{"role": "../x", "sha256": Sha256Digest::of(b"v").to_string(), "media_type": "video/mp4", "size": 1}]))), 422, "validation"));
+    c.push(case(
+        "issue: null stone",
+        issue(claims_with("/stone", Value::Null)),
+        422,
+        "validation",
+    ));
+
+    // ---- POST /v1/tokens: multipart
+    let mc = multipart_claims();
+    let pdf: &[u8] = b"%PDF-1.4 hostile";
+    c.push(case(
+        "multipart: no boundary",
+        bearer(Raw::new("POST", "/v1/tokens"), key)
+            .header("Content-Type", "multipart/form-data")
+            .body(multipart(&[("claims", None, &mc)])),
+        400,
+        "bad-request",
+    ));
+    c.push(case(
+        "multipart: garbage body",
+        multipart_post(key, b"\x00\x01garbage\xff".to_vec()),
+        400,
+        "bad-request",
+    ));
+    c.push(case(
+        "multipart: no claims part",
+        multipart_post(key, multipart(&[("report", Some("application/pdf"), pdf)])),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "multipart: no report part",
+        multipart_post(key, multipart(&[("claims", None, &mc)])),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "multipart: claims not JSON",
+        multipart_post(
+            key,
+            multipart(&[
+                ("claims", None, b"{not json"),
+                ("report", Some("application/pdf"), pdf),
+            ]),
+        ),
+        400,
+        "bad-request",
+    ));
+    c.push(case(
+        "multipart: claims with a duplicate key",
+        multipart_post(
+            key,
+            multipart(&[
+                (
+                    "claims",
+                    None,
+                    br#"{"report_number":"A","report_number":"B","stone":{}}"#,
+                ),
+                ("report", Some("application/pdf"), pdf),
+            ]),
+        ),
+        400,
+        "bad-request",
+    ));
+    c.push(case(
+        "multipart: claims twice",
+        multipart_post(
+            key,
+            multipart(&[("claims", None, &mc), ("claims", None, &mc)]),
+        ),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "multipart: traversal part name",
+        multipart_post(
+            key,
+            multipart(&[
+                ("claims", None, &mc),
+                ("../../etc/passwd", Some("application/pdf"), pdf),
+            ]),
+        ),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "multipart: SQL part name",
+        multipart_post(
+            key,
+            multipart(&[("claims", None, &mc), (SQL, Some("application/pdf"), pdf)]),
+        ),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "multipart: file without media type",
+        multipart_post(
+            key,
+            multipart(&[("claims", None, &mc), ("report", None, pdf)]),
+        ),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "multipart: report twice",
+        multipart_post(
+            key,
+            multipart(&[
+                ("claims", None, &mc),
+                ("report", Some("application/pdf"), pdf),
+                ("report", Some("application/pdf"), pdf),
+            ]),
+        ),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "multipart: SQL media type",
+        multipart_post(
+            key,
+            multipart(&[("claims", None, &mc), ("report", Some(SQL), pdf)]),
+        ),
+        422,
+        "validation",
+    ));
+    let mut truncated = multipart(&[
+        ("claims", None, &mc),
+        ("report", Some("application/pdf"), pdf),
+    ]);
+    truncated.truncate(truncated.len() - 30);
+    c.push(case(
+        "multipart: truncated",
+        multipart_post(key, truncated),
+        400,
+        "bad-request",
+    ));
+    c.push(case(
+        "multipart: oversize file",
+        multipart_post(
+            key,
+            multipart(&[
+                ("claims", None, &mc),
+                (
+                    "report",
+                    Some("application/pdf"),
+                    &vec![b'%'; (1 << 20) + 1],
+                ),
+            ]),
+        ),
+        413,
+        "payload-too-large",
+    ));
+    c.push(case(
+        "multipart: oversize claims",
+        multipart_post(key, multipart(&[("claims", None, &vec![b' '; 65 * 1024])])),
+        413,
+        "payload-too-large",
+    ));
+
+    // ---- POST /v1/tokens/{id}/revocations
+    let rev = |id: &str, body: &[u8]| {
+        json_post(&format!("/v1/tokens/{id}/revocations"), key, body.to_vec())
+    };
+    let reason = br#"{"reason":"withdrawn"}"#;
+    let id_s = id.to_string();
+    c.push(case(
+        "revoke: no credentials",
+        Raw::new("POST", format!("/v1/tokens/{id}/revocations"))
+            .header("Content-Type", "application/json")
+            .body(reason.to_vec()),
+        401,
+        "unauthorized",
+    ));
+    c.push(case(
+        "revoke: bad key",
+        bearer(
+            Raw::new("POST", format!("/v1/tokens/{id}/revocations")),
+            "loupe_sk_x",
+        )
+        .header("Content-Type", "application/json")
+        .body(reason.to_vec()),
+        401,
+        "unauthorized",
+    ));
+    c.push(case(
+        "revoke: malformed id",
+        rev("short", reason),
+        404,
+        "not-found",
+    ));
+    c.push(case(
+        "revoke: SQL id",
+        rev("%27%3B%20DROP%20TABLE%20entries%3B%20--", reason),
+        404,
+        "not-found",
+    ));
+    c.push(case(
+        "revoke: unknown id",
+        rev(&unknown.to_string(), reason),
+        404,
+        "not-found",
+    ));
+    c.push(case(
+        "revoke: SQL reason, unknown id",
+        rev(
+            &unknown.to_string(),
+            &serde_json::to_vec(&json!({"reason": SQL})).unwrap(),
+        ),
+        404,
+        "not-found",
+    ));
+    c.push(case(
+        "revoke: empty body",
+        rev(&id_s, b""),
+        400,
+        "bad-request",
+    ));
+    c.push(case(
+        "revoke: not JSON",
+        rev(&id_s, b"withdrawn"),
+        400,
+        "bad-request",
+    ));
+    c.push(case(
+        "revoke: unknown field",
+        rev(&id_s, br#"{"reason":"x","by":"me"}"#),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "revoke: reason a number",
+        rev(&id_s, br#"{"reason":42}"#),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "revoke: duplicate reason",
+        rev(&id_s, br#"{"reason":"a","reason":"b"}"#),
+        400,
+        "bad-request",
+    ));
+    c.push(case(
+        "revoke: empty reason",
+        rev(&id_s, br#"{"reason":""}"#),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "revoke: reason 10 kB",
+        rev(
+            &id_s,
+            &serde_json::to_vec(&json!({"reason": "x".repeat(10_000)})).unwrap(),
+        ),
+        422,
+        "validation",
+    ));
+    c.push(case(
+        "revoke: oversize body",
+        rev(&id_s, &vec![b' '; 65 * 1024]),
+        413,
+        "payload-too-large",
+    ));
+    c.push(case(
+        "revoke: text/plain",
+        bearer(
+            Raw::new("POST", format!("/v1/tokens/{id}/revocations")),
+            key,
+        )
+        .header("Content-Type", "text/plain")
+        .body(reason.to_vec()),
+        415,
+        "unsupported-media-type",
+    ));
+    c.push(case(
+        "revoke: no content type",
+        bearer(
+            Raw::new("POST", format!("/v1/tokens/{id}/revocations")),
+            key,
+        )
+        .body(reason.to_vec()),
+        415,
+        "unsupported-media-type",
+    ));
+
+    // ---- GET /t/{id} and the token's other reads
+    for (what, seg) in [
+        ("short id", "abc".to_owned()),
+        ("SQL id", "%27%20OR%20%271%27%3D%271".to_owned()),
+        (
+            "encoded traversal",
+            "%2e%2e%2f%2e%2e%2fetc%2fpasswd".to_owned(),
+        ),
+        ("44-character id", format!("{id}A")),
+        ("bad base64 character", format!("{}!", &id_s[..42])),
+        ("unknown id", unknown.to_string()),
+        ("percent-encoded NUL", format!("{}%00", &id_s[..42])),
+    ] {
+        c.push(case(
+            format!("GET /t: {what}"),
+            Raw::new("GET", format!("/t/{seg}")),
+            404,
+            "not-found",
+        ));
+        c.push(case(
+            format!("proof: {what}"),
+            Raw::new("GET", format!("/v1/tokens/{seg}/proof")),
+            404,
+            "not-found",
+        ));
+        c.push(case(
+            format!("status: {what}"),
+            Raw::new("GET", format!("/v1/tokens/{seg}/status")),
+            404,
+            "not-found",
+        ));
+        c.push(case(
+            format!("qr.svg: {what}"),
+            Raw::new("GET", format!("/v1/tokens/{seg}/qr.svg")),
+            404,
+            "not-found",
+        ));
+    }
+    c.push(case(
+        "GET /t: non-UTF-8 percent bytes",
+        Raw::new("GET", "/t/%ff%fe%80"),
+        400,
+        "bad-request",
+    ));
+    c.push(case(
+        "qr.png: unknown id",
+        Raw::new("GET", format!("/v1/tokens/{unknown}/qr.png")),
+        404,
+        "not-found",
+    ));
+    c.push(case(
+        "qr.gif: no such route",
+        Raw::new("GET", format!("/v1/tokens/{id}/qr.gif")),
+        404,
+        "not-found",
+    ));
+    c.push(case(
+        "DELETE /t/{id}",
+        Raw::new("DELETE", format!("/t/{id}")),
+        405,
+        "method-not-allowed",
+    ));
+    c.push(case(
+        "PUT /v1/tokens",
+        bearer(Raw::new("PUT", "/v1/tokens"), key),
+        405,
+        "method-not-allowed",
+    ));
+
+    // ---- ?tree_size= of the proof
+    for (what, q, status, slug) in [
+        ("non-numeric", "abc", 400, "bad-request"),
+        ("negative", "-1", 400, "bad-request"),
+        ("2^64", TWO_64, 400, "bad-request"),
+        ("u64::MAX", U64_MAX, 404, "not-found"),
+        ("2^63", TWO_63, 404, "not-found"),
+        ("zero", "0", 404, "not-found"),
+        (
+            "SQL",
+            "1%27%3B%20DROP%20TABLE%20entries%3B%20--",
+            400,
+            "bad-request",
+        ),
+        ("twice", "1&tree_size=2", 400, "bad-request"),
+    ] {
+        c.push(case(
+            format!("proof ?tree_size {what}"),
+            Raw::new("GET", format!("/v1/tokens/{id}/proof?tree_size={q}")),
+            status,
+            slug,
+        ));
+    }
+    c.push(case(
+        "proof: unknown query",
+        Raw::new("GET", format!("/v1/tokens/{id}/proof?size=1")),
+        400,
+        "bad-request",
+    ));
+
+    // ---- GET /media/{sha256}
+    let sha = Sha256Digest::of(b"nothing").to_string();
+    for (what, seg) in [
+        (
+            "encoded traversal",
+            "%2e%2e%2f%2e%2e%2fetc%2fpasswd".to_owned(),
+        ),
+        ("encoded absolute path", "%2fetc%2fpasswd".to_owned()),
+        ("dot-dot", "..".to_owned()),
+        ("uppercase hex", sha.to_ascii_uppercase()),
+        ("63 digits", sha[..63].to_owned()),
+        ("65 digits", format!("{sha}0")),
+        ("shard/name", format!("{}%2f{sha}", &sha[..2])),
+        ("SQL", "%27%3B%20DROP%20TABLE%20entries%3B%20--".to_owned()),
+        ("unknown digest", sha.clone()),
+        ("temp-file name", ".tmp-0000".to_owned()),
+    ] {
+        c.push(case(
+            format!("media: {what}"),
+            Raw::new("GET", format!("/media/{seg}")),
+            404,
+            "not-found",
+        ));
+    }
+    c.push(case(
+        "media: non-UTF-8",
+        Raw::new("GET", "/media/%c3%28"),
+        400,
+        "bad-request",
+    ));
+
+    // ---- GET /tile/...
+    for (what, path) in [
+        ("encoded traversal", "/tile/%2e%2e/%2e%2e/etc/passwd"),
+        (
+            "traversal after a level",
+            "/tile/0/%2e%2e%2f%2e%2e%2fcheckpoint",
+        ),
+        ("absolute path", "/tile//etc/passwd"),
+        ("u64::MAX index", "/tile/0/18446744073709551615"),
+        (
+            "index past u64",
+            "/tile/0/x999/x999/x999/x999/x999/x999/x999",
+        ),
+        (
+            "2^63 as an index",
+            "/tile/0/x009/x223/x372/x036/x854/x775/808",
+        ),
+        ("level 64", "/tile/64/000"),
+        ("level u64::MAX", "/tile/18446744073709551615/000"),
+        ("negative level", "/tile/-1/000"),
+        ("non-numeric", "/tile/0/abc"),
+        ("width 0", "/tile/0/000.p/0"),
+        ("width 257", "/tile/0/000.p/257"),
+        ("negative width", "/tile/0/000.p/-1"),
+        ("width 256 partial", "/tile/0/000.p/256"),
+        (
+            "entries past u64",
+            "/tile/entries/x999/x999/x999/x999/x999/x999/x999",
+        ),
+        ("entries traversal", "/tile/entries/%2e%2e/000"),
+        (
+            "entries at 2^63",
+            "/tile/entries/x009/x223/x372/x036/x854/x775/808",
+        ),
+        (
+            "entries at 2^55",
+            "/tile/entries/x036/x028/x797/x018/x963/968",
+        ),
+        ("SQL", "/tile/0/%27%3B%20DROP%20TABLE%20tiles%3B%20--"),
+        ("not yet in the log", "/tile/0/x001/000"),
+        ("data tile name", "/tile/data/000"),
+    ] {
+        c.push(case(
+            format!("tile: {what}"),
+            Raw::new("GET", path),
+            404,
+            "not-found",
+        ));
+    }
+    c.push(case(
+        "tile: non-UTF-8",
+        Raw::new("GET", "/tile/0/%ff"),
+        400,
+        "bad-request",
+    ));
+    c.push(case(
+        "POST /checkpoint",
+        Raw::new("POST", "/checkpoint").body(b"x".to_vec()),
+        405,
+        "method-not-allowed",
+    ));
+
+    // ---- GET /v1/consistency
+    for (what, q) in [
+        ("no parameters", ""),
+        ("only old", "?old=0"),
+        ("non-numeric", "?old=a&new=1"),
+        ("negative", "?old=-1&new=1"),
+        ("old > new", "?old=2&new=1"),
+        ("new past the tree", "?old=0&new=1000"),
+        ("new u64::MAX", "?old=0&new=18446744073709551615"),
+        ("new 2^63", "?old=0&new=9223372036854775808"),
+        ("old 2^64", "?old=18446744073709551616&new=1"),
+        (
+            "both u64::MAX",
+            "?old=18446744073709551615&new=18446744073709551615",
+        ),
+        ("duplicate old", "?old=0&old=1&new=1"),
+        ("SQL", "?old=0%27%20OR%201%3D1&new=1"),
+        ("unknown parameter", "?old=0&new=1&x=1"),
+        ("non-UTF-8", "?old=%ff&new=1"),
+    ] {
+        c.push(case(
+            format!("consistency: {what}"),
+            Raw::new("GET", format!("/v1/consistency{q}")),
+            400,
+            "bad-request",
+        ));
+    }
+    c
+}
+
+/// Checks one answer against its row; returns a failure message.
+fn check(case: &Case, a: &Answer) -> Option<String> {
+    let body = String::from_utf8_lossy(&a.body);
+    if a.status != case.status {
+        return Some(format!(
+            "status {} (want {}): {body}",
+            a.status, case.status
+        ));
+    }
+    if a.header("content-type").as_deref() != Some("application/problem+json") {
+        return Some(format!(
+            "content type {:?}: {body}",
+            a.header("content-type")
+        ));
+    }
+    let Ok(p) = serde_json::from_slice::<Value>(&a.body) else {
+        return Some(format!("problem body is not JSON: {body}"));
+    };
+    let want = ProblemType::ALL
+        .iter()
+        .find(|t| t.slug() == case.slug)
+        .expect("a known slug");
+    if p["type"] != format!("{PROBLEM_BASE}{}", case.slug) {
+        return Some(format!("type {} (want {}): {body}", p["type"], case.slug));
+    }
+    if p["title"] != want.title() || p["status"] != case.status {
+        return Some(format!("title/status: {body}"));
+    }
+    None
+}
+
+/// Issues one token through the API; returns its id.
+async fn issue_one(addr: SocketAddr, key: &str) -> TokenId {
+    let body = serde_json::to_vec(&claims("HOSTILE-1")).unwrap();
+    let a = json_post("/v1/tokens", key, body).send(addr).await;
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    let v: Value = serde_json::from_slice(&a.body).unwrap();
+    v["token_id"].as_str().unwrap().parse().unwrap()
+}
+
+async fn create_key(dir: &Path, db: &TestDb) -> String {
+    let out = run(
+        dir,
+        &[
+            "apikey",
+            "create",
+            "--name",
+            "hostile",
+            "--database-url",
+            &db.url,
+            "--issuer-origin",
+            "lab.example",
+        ],
+    )
+    .await;
+    ok(&out).trim().to_owned()
+}
+
+#[tokio::test]
+async fn hostile_http_requests_get_problems_and_change_nothing() {
+    for db in TestDb::all().await {
+        let tmp = tempfile::tempdir().unwrap();
+        let key = create_key(tmp.path(), &db).await;
+        let server = Server::start(tmp.path(), &db.url, &[]).await;
+        let id = issue_one(server.addr, &key).await;
+        // The raw client works: a good read.
+        let a = Raw::new("GET", format!("/t/{id}")).send(server.addr).await;
+        assert_eq!(a.status, 200);
+        let before = snapshot(&server, &db).await;
+        let top_level: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+
+        let cases = http_cases(&key, &id);
+        assert!(cases.len() >= 150, "{} rows", cases.len());
+        let mut failures = Vec::new();
+        for case in &cases {
+            let a = case.req.send(server.addr).await;
+            if let Some(why) = check(case, &a) {
+                failures.push(format!("[{}] {}: {why}", db.name, case.name));
+            }
+        }
+        let after = snapshot(&server, &db).await;
+        let log = server.stderr();
+        assert!(
+            failures.is_empty(),
+            "{} of {} rows failed:\n{}",
+            failures.len(),
+            cases.len(),
+            failures.join("\n")
+        );
+        assert_eq!(before, after, "[{}] stored data changed", db.name);
+        assert!(
+            !log.contains("panicked"),
+            "[{}] the server panicked:\n{log}",
+            db.name
+        );
+        let top_after: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            top_level, top_after,
+            "nothing written outside the media store"
+        );
+        server.stop().await;
+        db.cleanup().await;
+    }
+}
