@@ -1144,3 +1144,402 @@ async fn hostile_http_requests_get_problems_and_change_nothing() {
         db.cleanup().await;
     }
 }
+
+const STONE: &[&str] = &[
+    "--variety",
+    "Ruby",
+    "--species",
+    "Corundum",
+    "--weight",
+    "1.52",
+    "--colour",
+    "red",
+    "--shape",
+    "oval",
+    "--cut",
+    "mixed",
+    "--clarity",
+    "VS",
+    "--dimensions",
+    "7.10x5.60x3.40",
+    "--treatment",
+    "none",
+];
+
+/// `STONE` with `flag`'s value replaced.
+fn stone_with(flag: &str, value: &str) -> Vec<String> {
+    let mut v: Vec<String> = STONE.iter().map(|s| (*s).to_owned()).collect();
+    let i = v.iter().position(|s| s == flag).unwrap();
+    v[i + 1] = value.to_owned();
+    v
+}
+
+/// Asserts a CLI failure: non-zero exit, exactly one `error: …` line on
+/// stderr, no panic. Returns a failure message instead of panicking.
+fn cli_failure(name: &str, o: &std::process::Output) -> Option<String> {
+    let err = stderr(o);
+    if o.status.success() {
+        return Some(format!("{name}: exit 0\nstdout: {}", stdout(o)));
+    }
+    if err.lines().count() != 1 || !err.starts_with("error: ") {
+        return Some(format!("{name}: stderr is not one error line: {err:?}"));
+    }
+    if err.contains("panicked") || err.contains("RUST_BACKTRACE") {
+        return Some(format!("{name}: {err}"));
+    }
+    None
+}
+
+#[tokio::test]
+async fn hostile_cli_arguments_fail_in_one_line_and_change_nothing() {
+    for db in TestDb::all().await {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let key = create_key(dir, &db).await;
+        let server = Server::start(dir, &db.url, &[]).await;
+        let id = issue_one(server.addr, &key).await.to_string();
+        std::fs::write(dir.join("report.pdf"), b"%PDF-1.4 hostile").unwrap();
+        std::fs::write(dir.join("batch.csv"), b"\xff\xfe\x00garbage\n\x80").unwrap();
+        let before = snapshot(&server, &db).await;
+        let base = server.base();
+        let closed = format!("http://{}", closed_port());
+        let unknown = TokenId([0x5a; 32]).to_string();
+
+        let issue = |server: &str, key: &str, rn: &str, stone: Vec<String>, extra: &[&str]| {
+            let mut v: Vec<String> = [
+                "issue",
+                "--server",
+                server,
+                "--api-key",
+                key,
+                "--report-number",
+                rn,
+            ]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+            v.extend(stone);
+            v.extend(extra.iter().map(|s| (*s).to_owned()));
+            v
+        };
+        let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<String>>();
+        let stone = || STONE.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let report = ["--report", "report.pdf"];
+        let rows: Vec<(&str, Vec<String>)> = vec![
+            (
+                "issue: issuer unreachable",
+                issue(&closed, &key, "H-1", stone(), &report),
+            ),
+            (
+                "issue: server not http",
+                issue("ftp://lab.example", &key, "H-1", stone(), &report),
+            ),
+            (
+                "issue: malformed server URL",
+                issue("http://[::1", &key, "H-1", stone(), &report),
+            ),
+            (
+                "issue: SQL as the API key",
+                issue(&base, SQL, "H-1", stone(), &report),
+            ),
+            (
+                "issue: unknown API key",
+                issue(&base, "loupe_sk_AAAA", "H-1", stone(), &report),
+            ),
+            (
+                "issue: SQL report number, bad key",
+                issue(&base, "nope", SQL, stone(), &report),
+            ),
+            (
+                "issue: negative weight",
+                issue(&base, &key, "H-1", stone_with("--weight", "-1"), &report),
+            ),
+            (
+                "issue: weight not a number",
+                issue(&base, &key, "H-1", stone_with("--weight", "abc"), &report),
+            ),
+            (
+                "issue: weight 1e400",
+                issue(&base, &key, "H-1", stone_with("--weight", "1e400"), &report),
+            ),
+            (
+                "issue: weight past u64",
+                issue(&base, &key, "H-1", stone_with("--weight", TWO_64), &report),
+            ),
+            (
+                "issue: weight zero",
+                issue(&base, &key, "H-1", stone_with("--weight", "0"), &report),
+            ),
+            (
+                "issue: two dimensions",
+                issue(
+                    &base,
+                    &key,
+                    "H-1",
+                    stone_with("--dimensions", "1x2"),
+                    &report,
+                ),
+            ),
+            (
+                "issue: negative dimension",
+                issue(
+                    &base,
+                    &key,
+                    "H-1",
+                    stone_with("--dimensions", "-1x2x3"),
+                    &report,
+                ),
+            ),
+            (
+                "issue: SQL supersedes",
+                issue(
+                    &base,
+                    &key,
+                    "H-1",
+                    stone(),
+                    &["--report", "report.pdf", "--supersedes", SQL],
+                ),
+            ),
+            (
+                "issue: traversal capture folder",
+                issue(
+                    &base,
+                    &key,
+                    "H-1",
+                    stone(),
+                    &["--capture", "../../../../nonexistent"],
+                ),
+            ),
+            (
+                "issue: missing report file",
+                issue(
+                    &base,
+                    &key,
+                    "H-1",
+                    stone(),
+                    &["--report", "/nonexistent/report.pdf"],
+                ),
+            ),
+            (
+                "issue: SQL image role",
+                issue(
+                    &base,
+                    &key,
+                    "H-1",
+                    stone(),
+                    &[
+                        "--report",
+                        "report.pdf",
+                        "--image",
+                        &format!("{SQL}=report.pdf"),
+                    ],
+                ),
+            ),
+            (
+                "issue: non-UTF-8 batch file",
+                s(&[
+                    "issue",
+                    "--server",
+                    &base,
+                    "--api-key",
+                    &key,
+                    "--batch",
+                    "batch.csv",
+                ]),
+            ),
+            (
+                "revoke: short id",
+                s(&[
+                    "revoke",
+                    "short",
+                    "--reason",
+                    "x",
+                    "--server",
+                    &base,
+                    "--api-key",
+                    &key,
+                ]),
+            ),
+            (
+                "revoke: SQL id",
+                s(&[
+                    "revoke",
+                    SQL,
+                    "--reason",
+                    "x",
+                    "--server",
+                    &base,
+                    "--api-key",
+                    &key,
+                ]),
+            ),
+            (
+                "revoke: unknown id, SQL reason",
+                s(&[
+                    "revoke",
+                    &unknown,
+                    "--reason",
+                    SQL,
+                    "--server",
+                    &base,
+                    "--api-key",
+                    &key,
+                ]),
+            ),
+            (
+                "revoke: bad key",
+                s(&[
+                    "revoke",
+                    &id,
+                    "--reason",
+                    "x",
+                    "--server",
+                    &base,
+                    "--api-key",
+                    SQL,
+                ]),
+            ),
+            (
+                "revoke: empty reason",
+                s(&[
+                    "revoke",
+                    &id,
+                    "--reason",
+                    "",
+                    "--server",
+                    &base,
+                    "--api-key",
+                    &key,
+                ]),
+            ),
+            (
+                "qr: neither URL nor id",
+                s(&["qr", "'; DROP TABLE entries; --"]),
+            ),
+            (
+                "qr: unwritable PNG path",
+                s(&[
+                    "qr",
+                    &id,
+                    "--base-url",
+                    "https://lab.example",
+                    "--png",
+                    "/nonexistent/dir/x.png",
+                ]),
+            ),
+            (
+                "apikey revoke: not a number",
+                s(&["apikey", "revoke", "abc", "--database-url", &db.url]),
+            ),
+            (
+                "apikey revoke: negative",
+                s(&["apikey", "revoke", "--database-url", &db.url, "--", "-1"]),
+            ),
+            (
+                "apikey revoke: 2^63",
+                s(&["apikey", "revoke", TWO_63, "--database-url", &db.url]),
+            ),
+            (
+                "apikey revoke: 2^64",
+                s(&["apikey", "revoke", TWO_64, "--database-url", &db.url]),
+            ),
+            (
+                "apikey revoke: SQL",
+                s(&["apikey", "revoke", SQL, "--database-url", &db.url]),
+            ),
+            (
+                "apikey revoke: unknown id",
+                s(&["apikey", "revoke", "999999", "--database-url", &db.url]),
+            ),
+            (
+                "apikey list: unknown database scheme",
+                s(&["apikey", "list", "--database-url", "mysql://x/y"]),
+            ),
+            (
+                "apikey list: database in a missing folder",
+                s(&[
+                    "apikey",
+                    "list",
+                    "--database-url",
+                    "sqlite:///nonexistent/dir/x.db",
+                ]),
+            ),
+        ];
+        assert!(rows.len() >= 30);
+        let mut failures = Vec::new();
+        for (name, args) in &rows {
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = run(dir, &refs).await;
+            failures.extend(cli_failure(&format!("[{}] {name}", db.name), &out));
+        }
+        let after = snapshot(&server, &db).await;
+        assert!(
+            failures.is_empty(),
+            "{} of {} rows failed:\n{}",
+            failures.len(),
+            rows.len(),
+            failures.join("\n")
+        );
+        assert_eq!(before, after, "[{}] stored data changed", db.name);
+        let log = server.stderr();
+        assert!(!log.contains("panicked"), "{log}");
+        server.stop().await;
+        db.cleanup().await;
+    }
+}
+
+/// SQL metacharacters in every string field are data: issued, stored and
+/// served back verbatim, with the tables intact.
+#[tokio::test]
+async fn sql_metacharacters_in_every_string_field_are_stored_verbatim() {
+    for db in TestDb::all().await {
+        let tmp = tempfile::tempdir().unwrap();
+        let key = create_key(tmp.path(), &db).await;
+        let server = Server::start(tmp.path(), &db.url, &[]).await;
+        let mut body = claims(SQL);
+        for field in [
+            "variety",
+            "species",
+            "colour",
+            "shape",
+            "cut",
+            "clarity",
+            "treatment",
+            "origin",
+        ] {
+            body["stone"][field] = json!(format!("{SQL} {field} \" \\ %"));
+        }
+        let a = json_post("/v1/tokens", &key, serde_json::to_vec(&body).unwrap())
+            .send(server.addr)
+            .await;
+        assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+        let v: Value = serde_json::from_slice(&a.body).unwrap();
+        let id = v["token_id"].as_str().unwrap().to_owned();
+        let got = Raw::new("GET", format!("/t/{id}"))
+            .header("Accept", "application/json")
+            .send(server.addr)
+            .await;
+        assert_eq!(got.status, 200);
+        let t: Value = serde_json::from_slice(&got.body).unwrap();
+        assert_eq!(t["token"]["claims"]["sub"], SQL);
+        assert_eq!(t["token"]["provenance"]["stone"], body["stone"]);
+        let reason = format!("{SQL} \"); DELETE FROM api_keys; --");
+        let r = json_post(
+            &format!("/v1/tokens/{id}/revocations"),
+            &key,
+            serde_json::to_vec(&json!({ "reason": reason })).unwrap(),
+        )
+        .send(server.addr)
+        .await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        let st = Raw::new("GET", format!("/v1/tokens/{id}/status"))
+            .send(server.addr)
+            .await;
+        let st: Value = serde_json::from_slice(&st.body).unwrap();
+        assert_eq!(st["revoked_by"]["reason"], reason.as_str());
+        assert_eq!(db.count("entries").await, 2);
+        assert_eq!(db.count("api_keys").await, 1);
+        server.stop().await;
+        db.cleanup().await;
+    }
+}
