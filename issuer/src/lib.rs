@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod problem;
 pub mod proofs;
 pub mod qr;
+pub mod rate_limit;
 pub mod sample;
 pub mod sequencer;
 pub mod store;
