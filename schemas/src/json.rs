@@ -19,7 +19,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// Why [`check_unique_keys`] refused a document.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
