@@ -481,7 +481,7 @@ fn check(case: &Case, a: &Answer) -> Option<String> {
             let p: Value = serde_json::from_slice(&a.body).ok()?;
             if p["type"] != format!("https://loupe.example/problems/{slug}")
                 || p["status"] != status
-                || !p["title"].as_str().is_some_and(|t| !t.is_empty())
+                || p["title"].as_str().is_none_or(str::is_empty)
             {
                 return Some(format!("problem: {body}"));
             }
