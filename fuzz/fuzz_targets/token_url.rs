@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use std::task::{Context, Poll, Waker};
 
 use libfuzzer_sys::fuzz_target;
-use loupe_fuzz::{trust_store_toml, TOKEN_URL_BASES};
+use loupe_fuzz::{TOKEN_URL_BASES, trust_store_toml};
 use loupe_schemas::token::TokenId;
 use loupe_verifier::{CheckName, FilesInHand, Outcome, Status, TrustStore, Verdict, Verifier};
 

@@ -27,7 +27,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(other.keys, issuer.keys, "keys and their windows kept");
         assert_eq!(other.roots, issuer.roots, "roots kept byte for byte");
         // Every issuer names a log of the store.
-        assert!(store.log(&issuer.log).is_some(), "issuer names an unknown log");
+        assert!(
+            store.log(&issuer.log).is_some(),
+            "issuer names an unknown log"
+        );
         assert!(store.issuer_for_url(&issuer.url).is_some());
     }
     for log in store.logs() {
