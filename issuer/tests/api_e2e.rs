@@ -611,8 +611,8 @@ async fn bad_input_gets_a_problem_and_changes_nothing() {
                     .bearer_auth(&s.key)
                     .header("content-type", "application/json")
                     .body(r#"{"report_number":"a","report_number":"b"}"#),
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation",
+                StatusCode::BAD_REQUEST,
+                "bad-request",
             ),
             (
                 "wrong type",
