@@ -27,12 +27,13 @@ use tower_http::trace::TraceLayer;
 use crate::apikey::KeyHash;
 use crate::config::ServeConfig;
 use crate::keys::{KeyFileError, load_log_signer, load_signing_key};
+use crate::leadership::Leadership;
 use crate::media::{MediaError, MediaStore};
 use crate::metrics::Metrics;
 use crate::problem::{ApiError, method_not_allowed_fallback, not_found_fallback};
 use crate::rate_limit::KeyRateLimiter;
 use crate::sequencer::{Sequencer, SequencerConfig, SequencerError, SequencerHandle};
-use crate::store::{ApiKey, Store, StoreError, open_store};
+use crate::store::{ApiKey, PostgresStore, Store, StoreError, open_store};
 
 /// How long a looked-up API key is trusted before the store is asked again
 /// (so a revoked key stops working within this time).
@@ -75,7 +76,7 @@ pub struct AppState {
 struct Inner {
     config: ServeConfig,
     store: Arc<dyn Store>,
-    sequencer: SequencerHandle,
+    leadership: Leadership,
     media: MediaStore,
     issuer_key: SigningKey,
     metrics: Metrics,
@@ -95,30 +96,49 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// Opens the store (migrating it), loads both keys, opens the media
-    /// directory and starts the sequencer.
+    /// directory and starts the sequencer. On PostgreSQL, when another
+    /// instance already sequences the log, this one starts as a standby
+    /// (see [`crate::leadership`]).
     ///
     /// # Errors
     /// [`AppError`] naming what failed.
     pub async fn open(config: ServeConfig) -> Result<Self, AppError> {
         let issuer_key = load_signing_key(&config.issuer_key)?;
         let log_signer: NoteSigner = load_log_signer(&config.log_key, &config.log_origin)?;
-        let store = open_store(&config.database_url).await?;
+        let sequencer_config = SequencerConfig {
+            max_batch: config.batch_size,
+            max_delay: config.batch_delay,
+        };
+        let url = config.database_url.as_str();
+        let (store, leadership) = if url.starts_with("postgres:") || url.starts_with("postgresql:")
+        {
+            let pg = PostgresStore::open(url).await?;
+            let pool = pg.pool().clone();
+            let store: Arc<dyn Store> = Arc::new(pg);
+            let leadership = Leadership::start(
+                Arc::clone(&store),
+                pool,
+                &instance_id(),
+                log_signer,
+                sequencer_config,
+            )
+            .await?;
+            (store, leadership)
+        } else {
+            let store = open_store(url).await?;
+            let sequencer =
+                Sequencer::spawn(Arc::clone(&store), log_signer, sequencer_config).await?;
+            let leadership = Leadership::fixed(Arc::clone(&store), sequencer);
+            (store, leadership)
+        };
         let media = MediaStore::open(&config.media_dir).await?;
-        let sequencer = Sequencer::spawn(
-            Arc::clone(&store),
-            log_signer,
-            SequencerConfig {
-                max_batch: config.batch_size,
-                max_delay: config.batch_delay,
-            },
-        )
-        .await?;
-        Ok(Self::from_parts(
-            config, store, sequencer, media, issuer_key,
+        Ok(Self::with_leadership(
+            config, store, leadership, media, issuer_key,
         ))
     }
 
-    /// A state from parts already opened (tests, embedding).
+    /// A state from parts already opened (tests, embedding), sequencing
+    /// with `sequencer`.
     #[must_use]
     pub fn from_parts(
         config: ServeConfig,
@@ -127,12 +147,23 @@ impl AppState {
         media: MediaStore,
         issuer_key: SigningKey,
     ) -> Self {
+        let leadership = Leadership::fixed(Arc::clone(&store), sequencer);
+        Self::with_leadership(config, store, leadership, media, issuer_key)
+    }
+
+    fn with_leadership(
+        config: ServeConfig,
+        store: Arc<dyn Store>,
+        leadership: Leadership,
+        media: MediaStore,
+        issuer_key: SigningKey,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 write_limiter: KeyRateLimiter::new(config.rate_limit_per_minute),
                 config,
                 store,
-                sequencer,
+                leadership,
                 media,
                 issuer_key,
                 metrics: Metrics::default(),
@@ -153,10 +184,17 @@ impl AppState {
         &self.inner.store
     }
 
-    /// The sequencer.
+    /// The sequencer, while this instance sequences the log (always on
+    /// SQLite; on PostgreSQL only the leader has one).
     #[must_use]
-    pub fn sequencer(&self) -> &SequencerHandle {
-        &self.inner.sequencer
+    pub fn sequencer(&self) -> Option<SequencerHandle> {
+        self.inner.leadership.sequencer()
+    }
+
+    /// Whether this instance sequences the log, and how it submits.
+    #[must_use]
+    pub fn leadership(&self) -> &Leadership {
+        &self.inner.leadership
     }
 
     /// The media store.
@@ -248,9 +286,10 @@ impl AppState {
         Ok(key)
     }
 
-    /// Stops the sequencer (after its batch in progress).
+    /// Stops the sequencer (after its batch in progress), releasing the
+    /// lock for a standby instance, and stops standing by.
     pub async fn shutdown(&self) {
-        self.inner.sequencer.shutdown().await;
+        self.inner.leadership.shutdown().await;
     }
 }
 
@@ -324,6 +363,16 @@ impl Running {
         let _ = self.task.await;
         self.state.shutdown().await;
     }
+}
+
+/// A unique id of this process among the instances sharing a database:
+/// its pid and 64 random bits.
+fn instance_id() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        hex::encode(rand::random::<[u8; 8]>())
+    )
 }
 
 /// Starts the service on `config.listen` in a background task.

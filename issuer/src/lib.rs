@@ -11,6 +11,7 @@
 //! | [`api`] | the HTTP routes |
 //! | [`store`] | storage: the `Store` trait, SQLite and PostgreSQL |
 //! | [`sequencer`] | the one task that owns the tree: batches, rules, checkpoints |
+//! | [`leadership`], [`handoff`] | PostgreSQL scale-out: which instance sequences, fail-over, and how the others hand it their submissions |
 //! | [`proofs`] | inclusion and consistency proofs, tiles, from the store |
 //! | [`media`] | content-addressed file store |
 //! | [`apikey`], [`keys`], [`config`] | credentials, key files, configuration |
@@ -26,7 +27,9 @@ pub mod app;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod handoff;
 pub mod keys;
+pub mod leadership;
 pub mod media;
 pub mod metrics;
 pub mod problem;

@@ -51,9 +51,10 @@ impl Metrics {
         self.latency_sum_us.fetch_add(us, Ordering::Relaxed);
     }
 
-    /// The exposition text, with the log's current `tree_size`.
+    /// The exposition text, with the log's current `tree_size` and whether
+    /// this instance sequences the log (`leader`).
     #[must_use]
-    pub fn render(&self, tree_size: u64) -> String {
+    pub fn render(&self, tree_size: u64, leader: bool) -> String {
         let mut out = String::with_capacity(2048);
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let _ = writeln!(
@@ -84,6 +85,12 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE loupe_tree_size gauge");
         let _ = writeln!(out, "loupe_tree_size {tree_size}");
+        let _ = writeln!(
+            out,
+            "# HELP loupe_sequencer_leader 1 when this instance sequences the log, 0 on a standby."
+        );
+        let _ = writeln!(out, "# TYPE loupe_sequencer_leader gauge");
+        let _ = writeln!(out, "loupe_sequencer_leader {}", u8::from(leader));
         let _ = writeln!(
             out,
             "# HELP loupe_write_seconds Time from request to logged answer (sign, sequence, commit)."
@@ -117,11 +124,13 @@ mod tests {
         m.token_issued(Duration::from_millis(30));
         m.revocation(Duration::from_secs(10));
         m.rejected();
-        let text = m.render(42);
+        let text = m.render(42, false);
         assert!(text.contains("loupe_tokens_issued_total 2\n"), "{text}");
         assert!(text.contains("loupe_revocations_total 1\n"));
         assert!(text.contains("loupe_writes_rejected_total 1\n"));
         assert!(text.contains("loupe_tree_size 42\n"));
+        assert!(text.contains("loupe_sequencer_leader 0\n"));
+        assert!(m.render(42, true).contains("loupe_sequencer_leader 1\n"));
         assert!(text.contains("loupe_write_seconds_bucket{le=\"0.001\"} 0\n"));
         assert!(text.contains("loupe_write_seconds_bucket{le=\"0.005\"} 1\n"));
         assert!(text.contains("loupe_write_seconds_bucket{le=\"0.05\"} 2\n"));

@@ -178,6 +178,12 @@ pub enum SubmitError {
     /// The sequencer is not running (shut down, or lost its lock).
     #[error("the sequencer is not running")]
     Stopped,
+    /// The instance that sequences the log could not log a submission
+    /// handed to it through the database, for a reason it reported as text
+    /// (a failed batch, an unreadable proof). Nothing of it is half
+    /// written; retrying is safe.
+    #[error("the sequencing instance could not log the submission: {0}")]
+    HandOff(String),
 }
 
 /// Why the sequencer could not start (or resume after a failed batch).
@@ -328,6 +334,22 @@ impl Sequencer {
         config: SequencerConfig,
     ) -> Result<SequencerHandle, SequencerError> {
         let lease = store.lock_sequencer().await?;
+        Self::spawn_with_lease(store, lease, log_signer, config).await
+    }
+
+    /// As [`Sequencer::spawn`], with the sequencer lock already taken (a
+    /// standby that waited for it with [`Store::wait_for_sequencer_lock`]).
+    /// The lease is released when the task stops, or here on error.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sequencer::spawn`], except for the lock.
+    pub async fn spawn_with_lease(
+        store: Arc<dyn Store>,
+        lease: Box<dyn SequencerLease>,
+        log_signer: NoteSigner,
+        config: SequencerConfig,
+    ) -> Result<SequencerHandle, SequencerError> {
         let tree = LogTree::load(store.as_ref(), &log_signer).await?;
         let origin: Arc<str> = Arc::from(log_signer.name());
         let config = SequencerConfig {
@@ -385,6 +407,19 @@ impl SequencerHandle {
             .await
             .map_err(|_| SubmitError::Stopped)??
             .into_sequenced()
+    }
+
+    /// Whether the sequencer task still takes submissions (it stops on
+    /// [`SequencerHandle::shutdown`], or when it lost its lock or cannot
+    /// reload the log).
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        !self.tx.is_closed()
+    }
+
+    /// Completes once the sequencer task no longer takes submissions.
+    pub async fn stopped(&self) {
+        self.tx.closed().await;
     }
 
     /// Stops the sequencer after the batch in progress: queued submissions

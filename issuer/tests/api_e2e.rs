@@ -840,6 +840,8 @@ async fn concurrent_issuance_and_metrics() {
     let m = s.get("/metrics", "text/plain").await.text().await.unwrap();
     assert!(m.contains("loupe_tokens_issued_total 64\n"), "{m}");
     assert!(m.contains(&format!("loupe_tree_size {}\n", start + 64)));
+    // A lone instance sequences the log, on either back end.
+    assert!(m.contains("\nloupe_sequencer_leader 1\n"), "{m}");
     assert!(m.contains("loupe_write_seconds_count 64\n"));
     let api: Value = s
         .get("/openapi.json", "application/json")

@@ -6,134 +6,24 @@
 //! SQLite, and on PostgreSQL when `LOUPE_TEST_POSTGRES_URL` is set.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+#[path = "serve_support/mod.rs"]
+mod serve_support;
 #[path = "store_support/mod.rs"]
 mod store_support;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use loupe_schemas::bundle::{LogPolicy, ProofBundle};
-use loupe_schemas::checkpoint::{NoteVerifier, open_checkpoint};
+use loupe_schemas::bundle::ProofBundle;
+use loupe_schemas::checkpoint::open_checkpoint;
 use loupe_schemas::merkle::verify_consistency;
-use loupe_schemas::token::{Sha256Digest, Token, TokenId};
-use serde_json::{Value, json};
+use loupe_schemas::token::{Token, TokenId};
+use serde_json::Value;
+use serve_support::{ORIGIN, api_key, claims, free_port, now, policy, serve, wait_healthy};
 use store_support::TestDb;
-
-const BIN: &str = env!("CARGO_BIN_EXE_loupe-issuer");
-const ORIGIN: &str = "lab.example/log";
-
-fn keys() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../keys-example")
-}
-
-fn policy() -> LogPolicy {
-    let vkey = std::fs::read_to_string(keys().join("log.vkey")).unwrap();
-    LogPolicy::new(ORIGIN, NoteVerifier::from_vkey(vkey.trim()).unwrap())
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn api_key(db: &str) -> String {
-    let out = Command::new(BIN)
-        .args([
-            "apikey",
-            "create",
-            "--name",
-            "crash test",
-            "--database-url",
-            db,
-            "--issuer-origin",
-            "lab.example",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "apikey create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    stdout
-        .split_whitespace()
-        .find(|w| w.starts_with("loupe_sk_"))
-        .unwrap_or_else(|| panic!("no key in {stdout:?}"))
-        .to_owned()
-}
-
-fn serve(db: &str, port: u16, media: &Path) -> Child {
-    Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database-url",
-            db,
-        ])
-        .args([
-            "--public-base-url",
-            "https://lab.example",
-            "--issuer-origin",
-            "lab.example",
-            "--log-origin",
-            ORIGIN,
-        ])
-        .arg("--issuer-key")
-        .arg(keys().join("issuer.key.pem"))
-        .arg("--log-key")
-        .arg(keys().join("log.key.pem"))
-        .arg("--media-dir")
-        .arg(media)
-        .args(["--batch-delay", "2ms"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-async fn wait_healthy(http: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(r) = http.get(format!("{base}/healthz")).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the issuer did not become healthy at {base}");
-}
-
-fn claims(n: usize) -> Value {
-    let d = |s: String| Sha256Digest::of(s.as_bytes()).to_string();
-    json!({
-        "report_number": format!("CRASH-{n}"),
-        "report": {"sha256": d(format!("report {n}")), "media_type": "application/pdf", "size": 1000},
-        "images": [{"role": "face-up", "sha256": d(format!("img {n}")), "media_type": "image/png", "size": 2000}],
-        "stone": {
-            "variety": "Sapphire", "species": "Corundum", "weight_mct": 1000, "colour": "blue", "shape": "cushion",
-            "cut": "mixed", "clarity": "VS", "dimensions_um": [6000, 5000, 3000], "treatment": "heated"
-        }
-    })
-}
 
 /// What a client was told: the token is at this index, proven at this checkpoint.
 struct Ack {
@@ -152,7 +42,7 @@ async fn sigkill_during_concurrent_issuance_loses_no_acknowledged_token() {
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::builder().no_proxy().build().unwrap();
-        let mut child = serve(&db.url, port, &dir.path().join("media"));
+        let mut child = serve(&db.url, port, &dir.path().join("media"), None);
         wait_healthy(&http, &base).await;
 
         let acks: Arc<Mutex<Vec<Ack>>> = Arc::default();
@@ -172,7 +62,7 @@ async fn sigkill_during_concurrent_issuance_loses_no_acknowledged_token() {
                     let Ok(r) = http
                         .post(format!("{base}/v1/tokens"))
                         .bearer_auth(&key)
-                        .json(&claims(n))
+                        .json(&claims("CRASH", n))
                         .send()
                         .await
                     else {
@@ -222,7 +112,7 @@ async fn sigkill_during_concurrent_issuance_loses_no_acknowledged_token() {
         let (seen_size, seen_root) = (newest.checkpoint_size, newest.checkpoint_root);
 
         // Restart on the same database.
-        let mut child = serve(&db.url, port, &dir.path().join("media"));
+        let mut child = serve(&db.url, port, &dir.path().join("media"), None);
         wait_healthy(&http, &base).await;
         let note = http
             .get(format!("{base}/checkpoint"))

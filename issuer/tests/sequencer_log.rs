@@ -480,7 +480,8 @@ async fn a_sequencer_that_lost_its_lock_stops_instead_of_forking() {
     let killed = db
         .exec(
             "SELECT pg_terminate_backend(pid) FROM pg_locks \
-             WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()",
+             WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid() \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
         )
         .await
         .unwrap();

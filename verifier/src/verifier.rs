@@ -598,6 +598,9 @@ impl Verifier {
             .lock()
             .ok()
             .and_then(|c| c.get(&key).cloned())
+            // The cache is shared by every log: a note verified for one log
+            // must not stand for another's.
+            .filter(|hit| hit.origin() == log.origin)
         {
             return Ok(hit);
         }

@@ -751,3 +751,52 @@ fn bad_certificate_chains_are_refused() {
         );
     }
 }
+
+#[test]
+fn a_checkpoint_of_another_trusted_log_is_refused_even_when_cached() {
+    // Two trusted labs, each with its own log. A token of the second lab
+    // that was slipped into the first lab's log is not in its own lab's
+    // log, so its proof must not pass — not even when the first lab's
+    // checkpoint is already in the verifier's cache.
+    const OTHER: &str = "other.example";
+    const OTHER_LOG: &str = "other.example/log";
+    let mut lab = Lab::new();
+    let other_key = SigningKey::from_bytes(&[5; 32]);
+    let other_log = NoteSigner::new(OTHER_LOG, SigningKey::from_bytes(&[6; 32])).expect("signer");
+    lab.trust.add_log(Log {
+        origin: OTHER_LOG.into(),
+        key: other_log.verifier(),
+        url: "https://other.example".parse().expect("url"),
+    });
+    lab.trust
+        .add_issuer(Issuer {
+            origin: OTHER.into(),
+            url: "https://other.example".parse().expect("url"),
+            log: OTHER_LOG.into(),
+            keys: vec![issuer_key(&other_key, None, None)],
+            roots: vec![],
+        })
+        .expect("issuer");
+    let ours = lab.token("LX-1");
+    let theirs = TokenBuilder::new(OTHER, "OX-1", provenance())
+        .iat(IAT)
+        .cti(Cti([7; 16]))
+        .sign(&other_key)
+        .expect("sign");
+    lab.log.append_leaf(ours.logged_bytes()).expect("append");
+    let smuggled = lab.append(theirs.logged_bytes());
+    let verifier = lab.verifier();
+    let none = FilesInHand::default();
+
+    // Warm the cache with the first lab's checkpoint.
+    let v = verifier.verify_offline(&ours.to_bytes(), lab.prove(0).to_text().as_bytes(), &none);
+    assert_eq!(v.status, Status::Valid, "{v:#?}");
+
+    let v = verifier.verify_offline(&theirs.to_bytes(), smuggled.to_text().as_bytes(), &none);
+    assert_fails(
+        &v,
+        Status::Invalid,
+        CheckName::CheckpointSignature,
+        "not signed by other.example/log",
+    );
+}

@@ -8,7 +8,9 @@ use serde_json::json;
 use crate::app::AppState;
 use crate::problem::ApiError;
 
-/// `GET /healthz`: 200 with the tree size when the database answers.
+/// `GET /healthz`: 200 with the tree size and this instance's role
+/// (`leader` when it sequences the log, `standby` otherwise) when the
+/// database answers.
 pub async fn healthz(State(state): State<AppState>) -> Result<Response, ApiError> {
     let size = state.store().tree_size().await.map_err(|e| {
         tracing::warn!(error = %e, "health check: database");
@@ -17,7 +19,12 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Response, ApiError
             retry_after: None,
         }
     })?;
-    Ok(axum::Json(json!({ "status": "ok", "tree_size": size })).into_response())
+    let role = if state.leadership().is_leader() {
+        "leader"
+    } else {
+        "standby"
+    };
+    Ok(axum::Json(json!({ "status": "ok", "tree_size": size, "sequencer": role })).into_response())
 }
 
 /// `GET /.well-known/loupe-issuer`: what a verifier needs to trust this
@@ -64,7 +71,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics().render(size),
+        state.metrics().render(size, state.leadership().is_leader()),
     )
         .into_response())
 }

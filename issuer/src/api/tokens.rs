@@ -141,7 +141,7 @@ pub async fn issue(
     let id = token.id();
     let bytes = token.to_bytes();
     let sequenced = state
-        .sequencer()
+        .leadership()
         .submit(Statement::Token(token))
         .await
         .map_err(|e| submit_error(&state, e, Some(&report_number)))?;
@@ -178,7 +178,7 @@ pub async fn revoke(
         .sign(state.issuer_key())
         .map_err(|e| ApiError::validation("reason", e.to_string()))?;
     let sequenced: Sequenced = state
-        .sequencer()
+        .leadership()
         .submit(Statement::Revocation(revocation))
         .await
         .map_err(|e| submit_error(&state, e, None))?;

@@ -12,6 +12,7 @@
 //! | `tiles` | C2SP `tlog-tiles` hash tiles, one row per tile, partial tiles grown in place | the sequencer (a trigger refuses shrinking a tile or changing its hashes) |
 //! | `checkpoints` | the signed checkpoint of every batch | the sequencer, append-only |
 //! | `api_keys` | lab credentials, as a hash only | the admin CLI |
+//! | `pending` (PostgreSQL only) | submissions a standby instance hands to the sequencing one, and their outcomes | [`crate::handoff`] |
 //!
 //! The sequencer writes a whole batch (entries, tiles, checkpoint) in one
 //! transaction with [`Store::append_batch`], which also checks that the log
@@ -346,6 +347,27 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ///
     /// [`StoreError::SequencerLocked`] when another session holds it.
     async fn lock_sequencer(&self) -> Result<Box<dyn SequencerLease>, StoreError>;
+
+    /// Waits until the sequencer lock is free and takes it, trying every
+    /// `poll` (a standby instance waiting to take over). PostgreSQL keeps one
+    /// connection for the whole wait; the default tries
+    /// [`Store::lock_sequencer`] again and again.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] when the database cannot be reached (the
+    /// caller retries).
+    async fn wait_for_sequencer_lock(
+        &self,
+        poll: std::time::Duration,
+    ) -> Result<Box<dyn SequencerLease>, StoreError> {
+        loop {
+            match self.lock_sequencer().await {
+                Err(StoreError::SequencerLocked) => tokio::time::sleep(poll).await,
+                other => return other,
+            }
+        }
+    }
 
     /// Writes a batch in one transaction: checks the log size, inserts the
     /// entries, upserts the tiles, inserts the checkpoint. All or nothing.

@@ -1,9 +1,11 @@
 //! The PostgreSQL back end, for production and scale-out. Batches are
 //! written with array parameters (`UNNEST`), one statement per table, and
-//! the sequencer is kept unique by a session advisory lock.
+//! the sequencer is kept unique by a session advisory lock, which standby
+//! instances poll to take over when its session ends.
 
 use std::str::FromStr;
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use loupe_schemas::token::TokenId;
@@ -21,8 +23,10 @@ use super::{
 /// The advisory lock key of the sequencer: the bytes of `loupe_sq`.
 pub const SEQUENCER_LOCK_KEY: i64 = 0x6c6f_7570_655f_7371;
 
-/// Most pooled connections.
-const MAX_CONNECTIONS: u32 = 10;
+/// Most pooled connections: ten for queries, and two that the scale-out
+/// hand-off keeps for LISTEN (one on every instance, one more on the
+/// leader; see [`crate::handoff`]).
+const MAX_CONNECTIONS: u32 = 12;
 
 /// The log in a PostgreSQL database.
 #[derive(Debug)]
@@ -162,6 +166,23 @@ impl Store for PostgresStore {
             return Err(StoreError::SequencerLocked);
         }
         Ok(Box::new(PgLease(Mutex::new(conn))))
+    }
+
+    async fn wait_for_sequencer_lock(
+        &self,
+        poll: Duration,
+    ) -> Result<Box<dyn SequencerLease>, StoreError> {
+        let mut conn = PgConnection::connect_with(&self.options).await?;
+        loop {
+            let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(SEQUENCER_LOCK_KEY)
+                .fetch_one(&mut conn)
+                .await?;
+            if locked {
+                return Ok(Box::new(PgLease(Mutex::new(conn))));
+            }
+            tokio::time::sleep(poll).await;
+        }
     }
 
     async fn append_batch(&self, batch: &LogBatch) -> Result<(), StoreError> {

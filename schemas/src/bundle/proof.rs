@@ -163,9 +163,7 @@ impl ProofBundle {
             if path.len() == Self::MAX_PATH {
                 return Err(ProofBundleParseError::PathTooLong);
             }
-            let hash = decode_canonical_base64(line)
-                .and_then(|v| Hash::try_from(v.as_slice()).ok())
-                .ok_or(ProofBundleParseError::BadPathHash(path.len()))?;
+            let hash = decode_hash(line).ok_or(ProofBundleParseError::BadPathHash(path.len()))?;
             path.push(hash);
         }
         if rest.is_empty() {
@@ -262,6 +260,21 @@ impl VerifiedInclusion {
 fn decode_canonical_base64(s: &str) -> Option<Vec<u8>> {
     let bytes = STANDARD.decode(s).ok()?;
     (STANDARD.encode(&bytes) == s).then_some(bytes)
+}
+
+/// A 32-byte hash in canonical padded base64 (44 characters), decoded
+/// without allocating. `STANDARD` already refuses non-canonical padding and
+/// stray trailing bits, so a successful decode is the canonical one.
+fn decode_hash(s: &str) -> Option<Hash> {
+    if s.len() != 44 {
+        return None;
+    }
+    // The decoder's size estimate for 44 characters is 33 bytes.
+    let mut buf = [0u8; 33];
+    match STANDARD.decode_slice(s, &mut buf) {
+        Ok(32) => buf[..32].try_into().ok(),
+        _ => None,
+    }
 }
 
 /// A decimal u64 with no sign and no leading zeros (except "0" itself).

@@ -291,6 +291,19 @@ fn malformed_bundles_are_rejected() {
             ProofBundleParseError::BadExtra,
         ),
         (
+            "hash with stray bits",
+            format!(
+                "c2sp.org/tlog-proof@v1\nindex 1\n{}\n\n{cp}",
+                stray_bits(&h)
+            ),
+            ProofBundleParseError::BadPathHash(0),
+        ),
+        (
+            "hash without padding",
+            format!("c2sp.org/tlog-proof@v1\nindex 1\n{}A\n\n{cp}", &h[..43]),
+            ProofBundleParseError::BadPathHash(0),
+        ),
+        (
             "short hash",
             format!("c2sp.org/tlog-proof@v1\nindex 1\n{}\n\n{cp}", &h[..40]),
             ProofBundleParseError::BadPathHash(0),
@@ -802,4 +815,16 @@ fn c2sp_spec_example_parses_and_re_encodes() {
     );
     assert!(bundle.checkpoint_text().starts_with("example.com/fancylog\n109482\nsFodV/vSp5O8n9a8QpW6PRY97tfOSW5bsc2Xl/EQi08=\n\n— example.com/fancylog "));
     assert_eq!(bundle.to_text(), text);
+}
+
+/// `h` (canonical base64 of 32 bytes, ending `X=`) with the last data
+/// character's two unused low bits set: the same bytes, non-canonically.
+fn stray_bits(h: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let last = h.as_bytes()[42];
+    let v = ALPHABET.iter().position(|&c| c == last).unwrap_or(0);
+    let mut out = h[..42].to_owned();
+    out.push(ALPHABET[v | 0b11] as char);
+    out.push('=');
+    out
 }
