@@ -292,10 +292,7 @@ fn malformed_bundles_are_rejected() {
         ),
         (
             "hash with stray bits",
-            format!(
-                "c2sp.org/tlog-proof@v1\nindex 1\n{}\n\n{cp}",
-                stray_bits(&h)
-            ),
+            format!("c2sp.org/tlog-proof@v1\nindex 1\n{}\n\n{cp}", stray_bits(h)),
             ProofBundleParseError::BadPathHash(0),
         ),
         (
