@@ -456,6 +456,28 @@ fn main() {
         br#"{"report":{"sha256":"00","media_type":"application/pdf","size":1},"report":{},"images":[],"stone":{}}"#,
     );
 
+    // ---- strict JSON (duplicate members)
+    let mut s = Seeds::new(&root, "json_strict");
+    for (name, doc) in [
+        (
+            "claims.json",
+            serde_json::to_string(&provenance()).expect("claims JSON"),
+        ),
+        ("duplicate-top.json", r#"{"url":"a","url":"b"}"#.to_owned()),
+        (
+            "duplicate-nested.json",
+            r#"{"files":{"report":"a","report":"b"}}"#.to_owned(),
+        ),
+        ("duplicate-escaped.json", r#"{"a":1,"\u0061":2}"#.to_owned()),
+        (
+            "deep.json",
+            format!("{}{}", "[".repeat(200), "]".repeat(200)),
+        ),
+        ("scalars.json", r#"[1,-2,3.5e10,true,null,"x"]"#.to_owned()),
+    ] {
+        s.add(name, doc.as_bytes());
+    }
+
     // ---- tiles: paths (text), then width byte (w - 1) + tile data
     let mut s = Seeds::new(&root, "tile_parse");
     for (name, path) in [
