@@ -1,7 +1,7 @@
 //! The answer: an overall [`Status`] and every [`Check`] by name, with a
 //! human reason. Serialised as `schemas/json/verdict.schema.json`.
 
-use loupe_schemas::token::{CwtClaims, Provenance, TokenId};
+use loupe_schemas::token::{CwtClaims, Provenance, Token, TokenId};
 use serde::Serialize;
 
 /// The overall answer.
@@ -148,14 +148,54 @@ pub struct Check {
 }
 
 /// What the verifier learnt about the token (present once it parsed).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+///
+/// It shares the parsed token (no copy of the claims is made); as JSON it
+/// is `{"id", "claims", "provenance"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenSummary {
     /// The token id.
     pub id: TokenId,
+    token: Token,
+}
+
+impl TokenSummary {
+    /// The summary of a parsed token.
+    #[must_use]
+    pub fn new(token: &Token) -> Self {
+        Self {
+            id: token.id(),
+            token: token.clone(),
+        }
+    }
+
     /// The CWT claims (issuer, report number, issued at, cti).
-    pub claims: CwtClaims,
+    #[must_use]
+    pub fn claims(&self) -> &CwtClaims {
+        self.token.claims()
+    }
+
     /// The certified files and the stone's facts.
-    pub provenance: Provenance,
+    #[must_use]
+    pub fn provenance(&self) -> &Provenance {
+        self.token.provenance()
+    }
+
+    /// The parsed token itself.
+    #[must_use]
+    pub fn token(&self) -> &Token {
+        &self.token
+    }
+}
+
+impl Serialize for TokenSummary {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut s = serializer.serialize_struct("TokenSummary", 3)?;
+        s.serialize_field("id", &self.id)?;
+        s.serialize_field("claims", self.claims())?;
+        s.serialize_field("provenance", self.provenance())?;
+        s.end()
+    }
 }
 
 /// Where the token sits in its log (present once inclusion passed).
@@ -346,7 +386,7 @@ impl Report {
             let who = self
                 .token
                 .as_ref()
-                .map(|t| t.claims.iss.clone())
+                .map(|t| t.claims().iss.clone())
                 .unwrap_or_default();
             (
                 Status::Valid,

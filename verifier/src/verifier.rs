@@ -442,11 +442,7 @@ impl Verifier {
                 return None;
             }
         };
-        report.token = Some(TokenSummary {
-            id: token.id(),
-            claims: token.claims().clone(),
-            provenance: token.provenance().clone(),
-        });
+        report.token = Some(TokenSummary::new(&token));
         let iss = token.claims().iss.as_str();
         let Some(issuer) = self.trust.issuer(iss) else {
             report.fail(

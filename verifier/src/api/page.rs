@@ -192,12 +192,12 @@ async fn check_photos(state: &AppState, verdict: &Verdict) -> Vec<PhotoView> {
     };
     let (Some(fetcher), Some(issuer)) = (
         state.verifier.fetcher(),
-        state.verifier.trust().issuer(&token.claims.iss),
+        state.verifier.trust().issuer(&token.claims().iss),
     ) else {
         return Vec::new();
     };
     let mut tasks = tokio::task::JoinSet::new();
-    for (i, image) in token.provenance.images.iter().enumerate() {
+    for (i, image) in token.provenance().images.iter().enumerate() {
         let fetcher = fetcher.clone();
         let url = media_url(&issuer.url, &image.sha256);
         let digest = image.sha256;
@@ -220,7 +220,7 @@ async fn check_photos(state: &AppState, verdict: &Verdict) -> Vec<PhotoView> {
     results.sort_by_key(|(i, _)| *i);
     let mut views = Vec::new();
     for (i, result) in results {
-        let Some(image) = token.provenance.images.get(i) else {
+        let Some(image) = token.provenance().images.get(i) else {
             continue;
         };
         let (matches, reason) = match result {

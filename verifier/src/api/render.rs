@@ -222,8 +222,8 @@ pub fn verdict_page(verdict: &Verdict, photos: &[PhotoView]) -> String {
     let title = match &verdict.token {
         Some(t) => format!(
             "{word} — {} {} ct — Loupe",
-            t.provenance.stone.variety,
-            carats(t.provenance.stone.weight_mct)
+            t.provenance().stone.variety,
+            carats(t.provenance().stone.weight_mct)
         ),
         None => format!("{word} — Loupe"),
     };
@@ -250,12 +250,12 @@ pub fn verdict_page(verdict: &Verdict, photos: &[PhotoView]) -> String {
             out,
             "<section aria-labelledby=\"stone-h\">\n<h2 id=\"stone-h\">{heading}</h2>"
         );
-        dl(&mut out, &stone_rows(&token.provenance.stone));
+        dl(&mut out, &stone_rows(&token.provenance().stone));
         out.push_str("</section>\n<section aria-labelledby=\"cert-h\">\n<h2 id=\"cert-h\">The certificate</h2>\n");
         let mut rows = vec![
-            ("Lab", token.claims.iss.clone()),
-            ("Report number", token.claims.sub.clone()),
-            ("Issued", date(token.claims.iat)),
+            ("Lab", token.claims().iss.clone()),
+            ("Report number", token.claims().sub.clone()),
+            ("Issued", date(token.claims().iat)),
         ];
         if let Some(ended) = &verdict.ended_by {
             rows.push((

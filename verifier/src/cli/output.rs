@@ -51,7 +51,7 @@ pub fn human(v: &Verdict, colour: bool) -> String {
     };
     let _ = writeln!(out, "{banner}  {}", v.summary);
     if let Some(t) = &v.token {
-        let s = &t.provenance.stone;
+        let s = &t.provenance().stone;
         let _ = writeln!(
             out,
             "  {} {} ({}), {:.2} ct, {}, {}, {} — lab {}, report {}, issued {}",
@@ -62,9 +62,9 @@ pub fn human(v: &Verdict, colour: bool) -> String {
             s.shape,
             s.cut,
             s.clarity,
-            t.claims.iss,
-            t.claims.sub,
-            date(t.claims.iat)
+            t.claims().iss,
+            t.claims().sub,
+            date(t.claims().iat)
         );
         let _ = writeln!(out, "  token {}", t.id);
     }
