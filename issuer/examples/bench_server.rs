@@ -53,6 +53,8 @@ async fn main() {
         request_timeout: Duration::from_secs(60),
         rate_limit_per_minute: 0,
         max_concurrent_requests: 4096,
+        key_history: Default::default(),
+        expect_checkpoint: None,
     };
     let running = loupe_issuer::app::spawn(config).await.expect("start");
     let (key, hash) = ApiKey::generate();

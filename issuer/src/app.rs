@@ -32,6 +32,8 @@ use crate::media::{MediaError, MediaStore};
 use crate::metrics::Metrics;
 use crate::problem::{ApiError, method_not_allowed_fallback, not_found_fallback};
 use crate::rate_limit::KeyRateLimiter;
+use crate::restore::check_expected_checkpoint;
+use crate::rotation::LogSigner;
 use crate::sequencer::{Sequencer, SequencerConfig, SequencerError, SequencerHandle};
 use crate::store::{ApiKey, PostgresStore, Store, StoreError, open_store};
 
@@ -56,6 +58,13 @@ pub enum AppError {
     /// stored log is inconsistent).
     #[error("sequencer: {0}")]
     Sequencer(#[from] SequencerError),
+    /// A previous log key does not fit the current one.
+    #[error("previous_log_keys: {0}")]
+    Rotation(String),
+    /// The log does not contain the expected (published) checkpoint: a
+    /// lossy or foreign restore.
+    #[error("refusing to start: {0}")]
+    Restore(#[from] crate::restore::RestoreError),
     /// The listen address could not be bound, or serving failed.
     #[error("listen on {addr}: {source}")]
     Listen {
@@ -65,6 +74,26 @@ pub enum AppError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// With `expect_checkpoint` set, checks (before anything is written) that
+/// the log holds the tree of that published checkpoint.
+async fn expect_checkpoint(
+    store: &dyn Store,
+    config: &ServeConfig,
+    log_signer: &LogSigner,
+) -> Result<(), AppError> {
+    let Some(path) = &config.expect_checkpoint else {
+        return Ok(());
+    };
+    let keys: Vec<_> = log_signer.all().iter().map(NoteSigner::verifier).collect();
+    let seen = check_expected_checkpoint(store, path, &config.log_origin, &keys).await?;
+    tracing::info!(
+        expected = seen.expected,
+        tree_size = seen.have,
+        "the log contains the expected checkpoint"
+    );
+    Ok(())
 }
 
 /// Everything a request handler needs; cheap to clone.
@@ -82,6 +111,8 @@ struct Inner {
     metrics: Metrics,
     api_keys: Mutex<HashMap<KeyHash, (Option<ApiKey>, Instant)>>,
     write_limiter: KeyRateLimiter,
+    /// `/.well-known/loupe-issuer`, built from the key files on first use.
+    description: std::sync::OnceLock<serde_json::Value>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -105,6 +136,11 @@ impl AppState {
     pub async fn open(config: ServeConfig) -> Result<Self, AppError> {
         let issuer_key = load_signing_key(&config.issuer_key)?;
         let log_signer: NoteSigner = load_log_signer(&config.log_key, &config.log_origin)?;
+        let mut previous = Vec::new();
+        for path in &config.key_history.previous_log_keys {
+            previous.push(load_log_signer(path, &config.log_origin)?);
+        }
+        let log_signer = LogSigner::new(log_signer, previous).map_err(AppError::Rotation)?;
         let sequencer_config = SequencerConfig {
             max_batch: config.batch_size,
             max_delay: config.batch_delay,
@@ -115,6 +151,7 @@ impl AppState {
             let pg = PostgresStore::open(url).await?;
             let pool = pg.pool().clone();
             let store: Arc<dyn Store> = Arc::new(pg);
+            expect_checkpoint(store.as_ref(), &config, &log_signer).await?;
             let leadership = Leadership::start(
                 Arc::clone(&store),
                 pool,
@@ -126,6 +163,7 @@ impl AppState {
             (store, leadership)
         } else {
             let store = open_store(url).await?;
+            expect_checkpoint(store.as_ref(), &config, &log_signer).await?;
             let sequencer =
                 Sequencer::spawn(Arc::clone(&store), log_signer, sequencer_config).await?;
             let leadership = Leadership::fixed(Arc::clone(&store), sequencer);
@@ -168,6 +206,7 @@ impl AppState {
                 issuer_key,
                 metrics: Metrics::default(),
                 api_keys: Mutex::new(HashMap::new()),
+                description: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -206,6 +245,11 @@ impl AppState {
     /// The issuer's token-signing key.
     pub(crate) fn issuer_key(&self) -> &SigningKey {
         &self.inner.issuer_key
+    }
+
+    /// The cached issuer description, once built.
+    pub(crate) fn description(&self) -> &std::sync::OnceLock<serde_json::Value> {
+        &self.inner.description
     }
 
     /// The service's counters.

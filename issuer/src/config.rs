@@ -25,6 +25,8 @@
 //! | `request_timeout` | `60s` |
 //! | `rate_limit_per_minute` | `0` (off): writes per API key and minute, burst of the same size |
 //! | `max_concurrent_requests` | `4096`: requests served at once; more get 503 with `Retry-After` |
+//! | `expect_checkpoint` | none: a checkpoint file the log must contain to start (after a restore) |
+//! | `issuer_key_not_before`, `[[retired_issuer_key]]`, `previous_log_keys` | none: key rotation, config file only (see [`crate::rotation`]) |
 //!
 //! Sizes take `B`, `kB`, `KiB`, `MB`, `MiB`, `GB`, `GiB` or none (bytes);
 //! durations take `ms`, `s`, `m` or `h` (`0` needs none).
@@ -49,6 +51,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use loupe_schemas::token::{MAX_ISSUER_LEN, TokenId};
+
+use crate::rotation::{KeyHistory, toml_unix_seconds};
 use serde::Deserialize;
 
 /// Largest config file read, in bytes.
@@ -287,6 +291,10 @@ pub struct ServeArgs {
     /// Requests served at once; more are refused with 503 [default: 4096].
     #[arg(long, env = "LOUPE_MAX_CONCURRENT_REQUESTS", value_name = "N")]
     pub max_concurrent_requests: Option<usize>,
+    /// A signed checkpoint this log published (e.g. the last one before a
+    /// restore): refuse to start unless the database holds that tree.
+    #[arg(long, env = "LOUPE_EXPECT_CHECKPOINT", value_name = "FILE")]
+    pub expect_checkpoint: Option<PathBuf>,
 }
 
 /// The config file: the same settings as [`ServeArgs`], all optional.
@@ -325,6 +333,16 @@ pub struct ConfigFile {
     pub rate_limit_per_minute: Option<u32>,
     /// See [`ServeArgs::max_concurrent_requests`].
     pub max_concurrent_requests: Option<usize>,
+    /// See [`ServeArgs::expect_checkpoint`].
+    pub expect_checkpoint: Option<PathBuf>,
+    /// When the current issuer key started signing (published).
+    pub issuer_key_not_before: Option<toml::value::Datetime>,
+    /// Earlier token-signing keys, published with their windows.
+    #[serde(default)]
+    pub retired_issuer_key: Vec<crate::rotation::RetiredIssuerKeyToml>,
+    /// Earlier log keys that still sign every checkpoint.
+    #[serde(default)]
+    pub previous_log_keys: Vec<PathBuf>,
 }
 
 impl ConfigFile {
@@ -356,10 +374,20 @@ impl ConfigFile {
             message,
         })?;
         let base = path.parent().unwrap_or(Path::new(""));
-        for p in [&mut file.issuer_key, &mut file.log_key, &mut file.media_dir]
-            .into_iter()
-            .flatten()
-        {
+        for p in [
+            &mut file.issuer_key,
+            &mut file.log_key,
+            &mut file.media_dir,
+            &mut file.expect_checkpoint,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(&mut file.previous_log_keys)
+        .chain(
+            file.retired_issuer_key
+                .iter_mut()
+                .map(|k| &mut k.public_key),
+        ) {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
@@ -428,6 +456,10 @@ pub struct ServeConfig {
     pub rate_limit_per_minute: u32,
     /// Requests served at once (at least 1); more get 503.
     pub max_concurrent_requests: usize,
+    /// Earlier keys: published, and previous log keys co-sign checkpoints.
+    pub key_history: KeyHistory,
+    /// A published checkpoint the log must contain to start.
+    pub expect_checkpoint: Option<PathBuf>,
 }
 
 /// Default `listen`.
@@ -613,6 +645,33 @@ impl ServeArgs {
                 format!("must be between 1 and {MAX_CONCURRENT_REQUESTS_LIMIT}"),
             ));
         }
+        let issuer_key_not_before = file
+            .issuer_key_not_before
+            .as_ref()
+            .map(toml_unix_seconds)
+            .transpose()
+            .map_err(|r| invalid("issuer_key_not_before", r))?;
+        let mut retired_issuer_keys = Vec::new();
+        for k in &file.retired_issuer_key {
+            retired_issuer_keys.push(k.resolve().map_err(|r| {
+                invalid(
+                    "retired_issuer_key",
+                    format!("{}: {r}", k.public_key.display()),
+                )
+            })?);
+        }
+        if file.previous_log_keys.contains(&log_key) {
+            return Err(invalid(
+                "previous_log_keys",
+                "lists the current log_key; list only the keys it replaced",
+            ));
+        }
+        let key_history = KeyHistory {
+            issuer_key_not_before,
+            retired_issuer_keys,
+            previous_log_keys: file.previous_log_keys,
+        };
+        let expect_checkpoint = self.expect_checkpoint.or(file.expect_checkpoint);
 
         Ok(ServeConfig {
             listen,
@@ -631,6 +690,8 @@ impl ServeArgs {
             request_timeout,
             rate_limit_per_minute,
             max_concurrent_requests,
+            key_history,
+            expect_checkpoint,
         })
     }
 }
@@ -668,6 +729,8 @@ impl fmt::Debug for ServeConfig {
             .field("request_timeout", &self.request_timeout)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("max_concurrent_requests", &self.max_concurrent_requests)
+            .field("key_history", &self.key_history)
+            .field("expect_checkpoint", &self.expect_checkpoint)
             .finish()
     }
 }

@@ -25,13 +25,13 @@
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use loupe_schemas::checkpoint::NoteSigner;
 use loupe_schemas::token::Statement;
 use sqlx::postgres::PgPool;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::handoff::{self, HandOff};
+use crate::rotation::LogSigner;
 use crate::sequencer::{
     Sequenced, Sequencer, SequencerConfig, SequencerError, SequencerHandle, SubmitError,
 };
@@ -84,9 +84,10 @@ impl Leadership {
         store: Arc<dyn Store>,
         pool: PgPool,
         instance: &str,
-        log_signer: NoteSigner,
+        log_signer: impl Into<LogSigner>,
         config: SequencerConfig,
     ) -> Result<Self, SequencerError> {
+        let log_signer: LogSigner = log_signer.into();
         let handoff = Arc::new(HandOff::start(pool.clone(), instance).await?);
         let first = match store.lock_sequencer().await {
             Ok(lease) => Some(
@@ -185,7 +186,7 @@ impl Leadership {
 struct RoleLoop {
     store: Arc<dyn Store>,
     pool: PgPool,
-    log_signer: NoteSigner,
+    log_signer: LogSigner,
     config: SequencerConfig,
     current: Arc<RwLock<Option<SequencerHandle>>>,
     stopped: watch::Receiver<bool>,

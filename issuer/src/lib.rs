@@ -15,6 +15,7 @@
 //! | [`proofs`] | inclusion and consistency proofs, tiles, from the store |
 //! | [`media`] | content-addressed file store |
 //! | [`apikey`], [`keys`], [`config`] | credentials, key files, configuration |
+//! | [`rotation`], [`restore`] | key rotation and compromise; backups and the restore check |
 //! | [`problem`] | RFC 9457 problem details |
 //! | [`qr`], [`sample`], [`metrics`] | QR codes, the sample capture, Prometheus metrics |
 //! | [`cli`], [`client`] | the `loupe-issuer` command line and its HTTP client |
@@ -36,6 +37,8 @@ pub mod problem;
 pub mod proofs;
 pub mod qr;
 pub mod rate_limit;
+pub mod restore;
+pub mod rotation;
 pub mod sample;
 pub mod sequencer;
 pub mod store;

@@ -45,9 +45,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use loupe_schemas::bundle::ProofBundle;
-use loupe_schemas::checkpoint::{
-    Checkpoint, CheckpointError, CheckpointParseError, NoteSigner, sign_checkpoint,
-};
+use loupe_schemas::checkpoint::{Checkpoint, CheckpointError, CheckpointParseError};
 use loupe_schemas::merkle::{
     AppendError, AppendState, EMPTY_ROOT, Hash, HashReader, MissingHash, TreeError, leaf_hash,
     prove_inclusion, tree_hash_indexes,
@@ -61,6 +59,7 @@ use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::proofs::{MissingTile, ProofError, TileHashes, inclusion_proof};
+use crate::rotation::LogSigner;
 use crate::store::{EntryKind, LogBatch, NewEntry, SequencerLease, Store, StoreError, StoredTile};
 
 /// How the sequencer forms batches.
@@ -316,7 +315,8 @@ impl Sequencer {
     /// Takes the sequencer lock, resumes the tree from `store` (writing a
     /// signed checkpoint of size 0 on an empty log), and spawns the task on
     /// the current Tokio runtime. Checkpoints are signed by `log_signer`,
-    /// whose name is the log origin.
+    /// whose name is the log origin (a [`loupe_schemas::checkpoint::NoteSigner`], or a [`LogSigner`]
+    /// with previous keys that co-sign during a rotation).
     ///
     /// The task stops when every handle is dropped or
     /// [`SequencerHandle::shutdown`] is called, releasing the lock.
@@ -330,9 +330,10 @@ impl Sequencer {
     /// the signer's name is not a valid origin.
     pub async fn spawn(
         store: Arc<dyn Store>,
-        log_signer: NoteSigner,
+        log_signer: impl Into<LogSigner>,
         config: SequencerConfig,
     ) -> Result<SequencerHandle, SequencerError> {
+        let log_signer: LogSigner = log_signer.into();
         let lease = store.lock_sequencer().await?;
         Self::spawn_with_lease(store, lease, log_signer, config).await
     }
@@ -347,9 +348,10 @@ impl Sequencer {
     pub async fn spawn_with_lease(
         store: Arc<dyn Store>,
         lease: Box<dyn SequencerLease>,
-        log_signer: NoteSigner,
+        log_signer: impl Into<LogSigner>,
         config: SequencerConfig,
     ) -> Result<SequencerHandle, SequencerError> {
+        let log_signer: LogSigner = log_signer.into();
         let tree = LogTree::load(store.as_ref(), &log_signer).await?;
         let origin: Arc<str> = Arc::from(log_signer.name());
         let config = SequencerConfig {
@@ -446,12 +448,9 @@ struct LogTree {
 impl LogTree {
     /// Rebuilds the tree from the latest checkpoint and the stored tiles,
     /// checking the root; writes a checkpoint of size 0 on an empty log.
-    async fn load(store: &dyn Store, signer: &NoteSigner) -> Result<Self, SequencerError> {
+    async fn load(store: &dyn Store, signer: &LogSigner) -> Result<Self, SequencerError> {
         let Some(latest) = store.latest_checkpoint().await? else {
-            let note = sign_checkpoint(
-                &Checkpoint::new(signer.name(), 0, EMPTY_ROOT, vec![])?,
-                signer,
-            )?;
+            let note = signer.sign(&Checkpoint::new(signer.name(), 0, EMPTY_ROOT, vec![])?)?;
             store
                 .append_batch(&LogBatch {
                     old_size: 0,
@@ -704,7 +703,7 @@ enum WriteDone {
 /// answers. The next batch is prepared while the previous one is written.
 struct Task {
     store: Arc<dyn Store>,
-    signer: NoteSigner,
+    signer: LogSigner,
     config: SequencerConfig,
     lease: Box<dyn SequencerLease>,
     tree: LogTree,
@@ -719,7 +718,7 @@ struct Task {
 impl Task {
     fn new(
         store: Arc<dyn Store>,
-        signer: NoteSigner,
+        signer: LogSigner,
         config: SequencerConfig,
         lease: Box<dyn SequencerLease>,
         tree: LogTree,
@@ -936,7 +935,7 @@ impl Task {
             let root = self.tree.state.root();
             let built = self.tree.changed_tiles(old_size, full).and_then(|tiles| {
                 let body = Checkpoint::new(self.signer.name(), new_size, root, vec![])?;
-                Ok((tiles, sign_checkpoint(&body, &self.signer)?))
+                Ok((tiles, self.signer.sign(&body)?))
             });
             match built {
                 Ok((tiles, note)) => {
@@ -1406,7 +1405,9 @@ mod tests {
             ed25519_dalek::SigningKey::from_bytes(&[9; 32]),
         )
         .unwrap();
-        let mut tree = LogTree::load(store.as_ref(), &signer).await.unwrap();
+        let mut tree = LogTree::load(store.as_ref(), &signer.clone().into())
+            .await
+            .unwrap();
         let mut n = 0u64;
         for size in [40_000u64, 25_600, 1, 399] {
             let old_size = tree.size();
@@ -1437,11 +1438,14 @@ mod tests {
                     tiles: tree.changed_tiles(old_size, full).unwrap(),
                     checkpoint_size: n,
                     checkpoint_root: root,
-                    checkpoint_note: super::sign_checkpoint(&body, &signer).unwrap(),
+                    checkpoint_note: loupe_schemas::checkpoint::sign_checkpoint(&body, &signer)
+                        .unwrap(),
                 })
                 .await
                 .unwrap();
-            let loaded = LogTree::load(store.as_ref(), &signer).await.unwrap();
+            let loaded = LogTree::load(store.as_ref(), &signer.clone().into())
+                .await
+                .unwrap();
             assert_eq!(loaded.state, tree.state, "size {n}");
             assert_eq!(loaded.edges.len(), tree.edges.len());
             for (a, b) in loaded.edges.iter().zip(&tree.edges) {

@@ -80,6 +80,8 @@ impl Server {
             request_timeout: Duration::from_secs(30),
             rate_limit_per_minute: 0,
             max_concurrent_requests: 4096,
+            key_history: Default::default(),
+            expect_checkpoint: None,
         };
         let running = spawn(config).await.unwrap();
         let (key, hash) = ApiKey::generate();

@@ -108,7 +108,7 @@ pub fn fixture() -> Fixture {
     let mut trust = TrustStore::default();
     trust.add_log(Log {
         origin: "lab.example/log".into(),
-        key: log_signer.verifier(),
+        keys: vec![log_signer.verifier()],
         url: "https://lab.example"
             .parse()
             .unwrap_or_else(|e| panic!("{e}")),
@@ -126,6 +126,7 @@ pub fn fixture() -> Fixture {
                 kid: Kid::of(&vk),
                 not_before: None,
                 not_after: None,
+                compromise: None,
             }],
             roots: vec![],
         })

@@ -11,7 +11,11 @@
 //! [[issuer.key]]                     # Ed25519 keys with validity windows
 //! public_key = "MCowBQYDK2VwAyEA…"   # SPKI PEM body or base64 of the raw 32 bytes
 //! not_before = 2026-01-01T00:00:00Z
-//! not_after = 2028-01-01T00:00:00Z  # optional; after a compromise: its time
+//! not_after = 2028-01-01T00:00:00Z  # optional; rotation: the time it was retired
+//! # after a theft: the time of the compromise, and the size of the last
+//! # checkpoint known good from before it (both or neither)
+//! # compromised_at = 2027-03-01T12:00:00Z
+//! # logged_before = 81234
 //!
 //! [[issuer.root]]                    # or X.509 roots the token's x5chain must reach
 //! pem_file = "root-ca.cert.pem"     # relative to this file; or `pem = "…"`
@@ -19,6 +23,8 @@
 //! [[log]]
 //! origin = "lab.example/log"
 //! key = "lab.example/log+1a2b3c4d+AQ…"   # C2SP signed-note verifier key
+//! # or, during a log key rotation, several (any one of them suffices):
+//! # keys = ["lab.example/log+1a2b3c4d+AQ…", "lab.example/log+5e6f7a8b+AQ…"]
 //! url = "https://lab.example"            # /checkpoint and /v1/consistency
 //!
 //! [witnesses]                        # optional: cosignatures every checkpoint needs
@@ -79,6 +85,28 @@ fn invalid(what: impl Into<String>, why: impl Into<String>) -> TrustStoreError {
     }
 }
 
+/// The record of a stolen issuer key: when it was compromised, and how
+/// much of the log is known to predate that.
+///
+/// `iat` is chosen by the signer, so a thief can backdate it; the window
+/// alone cannot tell a forgery from a genuine old token. The log can: it is
+/// signed under another key, and a checkpoint of size `logged_before`
+/// published before the compromise pins every entry below that index as
+/// logged before the theft. A forgery, whatever its `iat`, can only be
+/// appended after it. So a token (or revocation, or newer token) signed
+/// with a compromised key is accepted only if its `iat` is before `at`
+/// **and** its inclusion proof puts it at a leaf index below
+/// `logged_before`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compromise {
+    /// When the key was stolen (Unix seconds): statements claiming a later
+    /// `iat` are refused outright.
+    pub at: u64,
+    /// The size of the last checkpoint known to have been published before
+    /// the compromise: only entries at a smaller leaf index are accepted.
+    pub logged_before: u64,
+}
+
 /// One Ed25519 key of an issuer, with the window in which it may sign.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuerKey {
@@ -91,13 +119,20 @@ pub struct IssuerKey {
     /// Tokens issued at or after this time are refused (rotation, or the
     /// time a key was compromised).
     pub not_after: Option<u64>,
+    /// Set when the key was stolen: see [`Compromise`].
+    pub compromise: Option<Compromise>,
 }
 
 impl IssuerKey {
-    /// Whether a statement issued at `iat` falls in this key's window.
+    /// Whether a statement issued at `iat` falls in this key's window (and
+    /// before its compromise, if any). For a compromised key that is not
+    /// enough: the statement must also be logged below
+    /// [`Compromise::logged_before`].
     #[must_use]
     pub fn valid_at(&self, iat: u64) -> bool {
-        self.not_before.is_none_or(|nb| iat >= nb) && self.not_after.is_none_or(|na| iat < na)
+        self.not_before.is_none_or(|nb| iat >= nb)
+            && self.not_after.is_none_or(|na| iat < na)
+            && self.compromise.is_none_or(|c| iat < c.at)
     }
 }
 
@@ -121,8 +156,9 @@ pub struct Issuer {
 pub struct Log {
     /// Its origin (the checkpoint's first line), e.g. `lab.example/log`.
     pub origin: String,
-    /// Its note verifier key.
-    pub key: NoteVerifier,
+    /// Its note verifier keys: one, or several during a key rotation. A
+    /// checkpoint signed by any of them is the log's.
+    pub keys: Vec<NoteVerifier>,
     /// Its base URL (`/checkpoint`, `/v1/consistency`).
     pub url: Url,
 }
@@ -176,6 +212,10 @@ struct KeyToml {
     not_before: Option<toml::value::Datetime>,
     #[serde(default)]
     not_after: Option<toml::value::Datetime>,
+    #[serde(default)]
+    compromised_at: Option<toml::value::Datetime>,
+    #[serde(default)]
+    logged_before: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -191,7 +231,10 @@ struct RootToml {
 #[serde(deny_unknown_fields)]
 struct LogToml {
     origin: String,
-    key: String,
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    keys: Vec<String>,
     url: String,
 }
 
@@ -326,12 +369,28 @@ impl TrustStore {
         let mut store = TrustStore::default();
         for log in file.log {
             let what = format!("log {:?}", log.origin);
-            let key = NoteVerifier::from_vkey(log.key.trim())
-                .map_err(|e| invalid(&what, format!("key: {e}")))?;
-            if key.name() != log.origin {
+            let mut keys: Vec<NoteVerifier> = Vec::new();
+            for text in log.key.iter().chain(&log.keys) {
+                let key = NoteVerifier::from_vkey(text.trim())
+                    .map_err(|e| invalid(&what, format!("key: {e}")))?;
+                if key.name() != log.origin {
+                    return Err(invalid(
+                        &what,
+                        format!("the key is named {:?}, not the origin", key.name()),
+                    ));
+                }
+                if keys
+                    .iter()
+                    .any(|k| k.verifying_key() == key.verifying_key())
+                {
+                    return Err(invalid(&what, "a key is listed twice"));
+                }
+                keys.push(key);
+            }
+            if keys.is_empty() {
                 return Err(invalid(
                     &what,
-                    format!("the key is named {:?}, not the origin", key.name()),
+                    "needs a key (key = \"…\" or keys = [\"…\"])",
                 ));
             }
             let url = base_url(&what, &log.url)?;
@@ -342,7 +401,7 @@ impl TrustStore {
                 log.origin.clone(),
                 Log {
                     origin: log.origin,
-                    key,
+                    keys,
                     url,
                 },
             );
@@ -379,11 +438,27 @@ impl TrustStore {
                 {
                     return Err(invalid(&kwhat, "not_before is not before not_after"));
                 }
+                let compromise = match (&k.compromised_at, k.logged_before) {
+                    (None, None) => None,
+                    (Some(at), Some(logged_before)) => Some(Compromise {
+                        at: unix_seconds(&kwhat, at)?,
+                        logged_before,
+                    }),
+                    _ => {
+                        return Err(invalid(
+                            &kwhat,
+                            "compromised_at needs logged_before (the size of the last checkpoint \
+                             known good from before the compromise) and the other way round: \
+                             a thief can backdate iat, only the log bound is sound",
+                        ));
+                    }
+                };
                 keys.push(IssuerKey {
                     kid: Kid::of(&key),
                     key,
                     not_before,
                     not_after,
+                    compromise,
                 });
             }
             let mut roots = Vec::new();
@@ -503,11 +578,18 @@ impl TrustStore {
             || self.logs.values().any(|l| under(&l.url, url))
     }
 
-    /// The checkpoint policy for a log: its key, and the witness policy.
+    /// The checkpoint policy for a log with its first key, and the witness
+    /// policy. (A [`LogPolicy`] holds one log key; the [`Verifier`] accepts
+    /// a checkpoint signed by any of [`Log::keys`].)
+    ///
+    /// [`Verifier`]: crate::Verifier
     #[must_use]
-    pub fn log_policy(&self, log: &Log) -> LogPolicy {
-        LogPolicy::new(log.origin.clone(), log.key.clone())
-            .with_witnesses(self.witnesses.keys.clone(), self.witnesses.min)
+    pub fn log_policy(&self, log: &Log) -> Option<LogPolicy> {
+        let key = log.keys.first()?;
+        Some(
+            LogPolicy::new(log.origin.clone(), key.clone())
+                .with_witnesses(self.witnesses.keys.clone(), self.witnesses.min),
+        )
     }
 
     /// Renders this store as TOML (roots inline as PEM), e.g. after
@@ -517,11 +599,15 @@ impl TrustStore {
         use std::fmt::Write as _;
         let mut out = String::new();
         for log in self.logs.values() {
+            let keys: Vec<String> = log.keys.iter().map(|k| quote(&k.to_vkey())).collect();
+            let keys = match keys.as_slice() {
+                [one] => format!("key = {one}"),
+                _ => format!("keys = [{}]", keys.join(", ")),
+            };
             let _ = writeln!(
                 out,
-                "[[log]]\norigin = {}\nkey = {}\nurl = {}\n",
+                "[[log]]\norigin = {}\n{keys}\nurl = {}\n",
                 quote(&log.origin),
-                quote(&log.key.to_vkey()),
                 quote(log.url.as_str())
             );
         }
@@ -540,13 +626,20 @@ impl TrustStore {
                     "public_key = {}",
                     quote(&STANDARD.encode(key.key.as_bytes()))
                 );
-                for (name, t) in [("not_before", key.not_before), ("not_after", key.not_after)] {
+                for (name, t) in [
+                    ("not_before", key.not_before),
+                    ("not_after", key.not_after),
+                    ("compromised_at", key.compromise.map(|c| c.at)),
+                ] {
                     if let Some(t) = t.and_then(|t| i64::try_from(t).ok())
                         && let Ok(dt) = time::OffsetDateTime::from_unix_timestamp(t)
                         && let Ok(s) = dt.format(&time::format_description::well_known::Rfc3339)
                     {
                         let _ = writeln!(out, "{name} = {s}");
                     }
+                }
+                if let Some(c) = key.compromise {
+                    let _ = writeln!(out, "logged_before = {}", c.logged_before);
                 }
                 out.push('\n');
             }

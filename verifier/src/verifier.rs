@@ -7,7 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::VerifyingKey;
 use loupe_schemas::bundle::ProofBundle;
-use loupe_schemas::checkpoint::{VerifiedCheckpoint, open_checkpoint};
+use loupe_schemas::checkpoint::{VerifiedCheckpoint, open_checkpoint_any};
 use loupe_schemas::merkle::{Hash, leaf_hash, verify_consistency, verify_inclusion};
 use loupe_schemas::token::{Kid, SignedRevocation, Token, TokenId};
 use serde::Deserialize;
@@ -19,7 +19,7 @@ use crate::fetch::{FetchError, FetchOptions, Fetcher, Freshness};
 use crate::files::FilesInHand;
 use crate::qr::decode_qr;
 use crate::state::CheckpointMemory;
-use crate::trust::{Issuer, Log, TrustStore};
+use crate::trust::{Compromise, Issuer, Log, TrustStore};
 use crate::verdict::{
     CheckName, Ending, LogPosition, Outcome, Report, Status, TokenSummary, Verdict, rfc3339,
 };
@@ -480,9 +480,15 @@ impl Verifier {
             return None;
         };
         let iat = token.claims().iat;
+        let mut compromise = None;
         match resolve_key(issuer, token.kid(), token.x5chain(), iat) {
-            Ok((key, how)) => {
-                report.pass(CheckName::IssuerKey, how);
+            Ok((key, how, stolen)) => {
+                match stolen {
+                    // Not yet decided: the log position settles it.
+                    Some(c) => report.fail(CheckName::IssuerKey, compromised_unproven(c)),
+                    None => report.pass(CheckName::IssuerKey, how),
+                }
+                compromise = stolen;
                 match token.verify(&key) {
                     Ok(_) => report.pass(
                         CheckName::TokenSignature,
@@ -501,6 +507,7 @@ impl Verifier {
             token,
             issuer,
             log,
+            compromise,
         })
     }
 
@@ -561,6 +568,10 @@ impl Verifier {
                         ctx.log.origin
                     ),
                 );
+                if let Some(c) = ctx.compromise {
+                    let (outcome, why) = compromised_logged(c, bundle.index());
+                    settle(report, CheckName::IssuerKey, outcome, why);
+                }
                 report.log = Some(LogPosition {
                     origin: ctx.log.origin.clone(),
                     leaf_index: bundle.index(),
@@ -600,8 +611,13 @@ impl Verifier {
         {
             return Ok(hit);
         }
-        let cp = open_checkpoint(note.as_bytes(), &log.origin, &log.key, &[], 0, self.now())
-            .map_err(|e| format!("the checkpoint is not signed by {}: {e}", log.origin))?;
+        let cp = open_checkpoint_any(note.as_bytes(), &log.origin, &log.keys, &[], 0, self.now())
+            .map_err(|e| {
+            format!(
+                "the checkpoint is not signed by {} (by none of its trusted keys): {e}",
+                log.origin
+            )
+        })?;
         if let Ok(mut cache) = self.checkpoints.lock() {
             if cache.len() >= CHECKPOINT_CACHE {
                 cache.clear();
@@ -631,10 +647,10 @@ impl Verifier {
         {
             return Ok(met);
         }
-        open_checkpoint(
+        open_checkpoint_any(
             note.as_bytes(),
             &log.origin,
-            &log.key,
+            &log.keys,
             &policy.keys,
             policy.min,
             self.now(),
@@ -929,10 +945,11 @@ impl Verifier {
         if rev.claims().iss != ctx.issuer.origin {
             return Err(format!("the revocation is by {:?}", rev.claims().iss));
         }
-        let (key, _) = resolve_key(ctx.issuer, rev.kid(), rev.x5chain(), rev.claims().iat)?;
+        let (key, _, stolen) = resolve_key(ctx.issuer, rev.kid(), rev.x5chain(), rev.claims().iat)?;
         rev.verify(&key)
             .map_err(|e| format!("the revocation's signature: {e}"))?;
         let leaf_index = self.ending_inclusion(ctx, rev.logged_bytes(), &e.proof)?;
+        ending_before_compromise(stolen, leaf_index, "revocation")?;
         Ok(Ending {
             by: rev.id(),
             leaf_index,
@@ -951,11 +968,13 @@ impl Verifier {
         if newer.claims().iss != ctx.issuer.origin || newer.claims().sub != ctx.token.claims().sub {
             return Err("the newer token is for another issuer or report".into());
         }
-        let (key, _) = resolve_key(ctx.issuer, newer.kid(), newer.x5chain(), newer.claims().iat)?;
+        let (key, _, stolen) =
+            resolve_key(ctx.issuer, newer.kid(), newer.x5chain(), newer.claims().iat)?;
         newer
             .verify(&key)
             .map_err(|e| format!("the newer token's signature: {e}"))?;
         let leaf_index = self.ending_inclusion(ctx, newer.logged_bytes(), &e.proof)?;
+        ending_before_compromise(stolen, leaf_index, "newer token")?;
         Ok(Ending {
             by: newer.id(),
             leaf_index,
@@ -981,6 +1000,71 @@ struct Ctx<'t> {
     token: Token,
     issuer: &'t Issuer,
     log: &'t Log,
+    /// The signing key was stolen: the token counts only if logged before
+    /// the compromise.
+    compromise: Option<Compromise>,
+}
+
+/// The `issuer_key` reason of a token signed with a compromised key before
+/// its log position is known.
+fn compromised_unproven(c: Compromise) -> String {
+    format!(
+        "key compromised at {}: a token signed with it counts only if the log shows it before entry {}, and no inclusion proof shows that",
+        rfc3339(c.at),
+        c.logged_before
+    )
+}
+
+/// The `issuer_key` verdict of a token signed with a compromised key and
+/// proven at `leaf_index` of the log.
+fn compromised_logged(c: Compromise, leaf_index: u64) -> (Outcome, String) {
+    if leaf_index < c.logged_before {
+        (
+            Outcome::Pass,
+            format!(
+                "key compromised at {}, but this token was logged at entry {}, before entry {} (the last checkpoint known good from before the compromise): issued before the theft",
+                rfc3339(c.at),
+                leaf_index,
+                c.logged_before
+            ),
+        )
+    } else {
+        (
+            Outcome::Fail,
+            format!(
+                "key compromised at {}: this token was logged at entry {}, after the last entry known good from before the compromise ({}), so it may be a forgery whatever its iat says",
+                rfc3339(c.at),
+                leaf_index,
+                c.logged_before.saturating_sub(1)
+            ),
+        )
+    }
+}
+
+/// Refuses an ending (revocation, newer token) signed with a compromised
+/// key unless it was logged before the compromise.
+fn ending_before_compromise(
+    stolen: Option<Compromise>,
+    leaf_index: u64,
+    what: &str,
+) -> Result<(), String> {
+    match stolen {
+        Some(c) if leaf_index >= c.logged_before => Err(format!(
+            "the {what} is signed with a key compromised at {} and was logged at entry {}, not before entry {}",
+            rfc3339(c.at),
+            leaf_index,
+            c.logged_before
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Replaces the outcome and reason of the first check named `name`.
+fn settle(report: &mut Report, name: CheckName, outcome: Outcome, reason: String) {
+    if let Some(check) = report.checks.iter_mut().find(|c| c.name == name) {
+        check.outcome = outcome;
+        check.reason = reason;
+    }
 }
 
 /// `{log url}/v1/consistency?old=&new=`.
@@ -1023,13 +1107,14 @@ fn endpoint(base: &Url, path: &str) -> Url {
 
 /// The key that signed a statement: from the certificate chain when the
 /// statement carries one and the issuer has roots, else the issuer key
-/// with this kid, which must be valid at `iat`.
+/// with this kid, which must be valid at `iat`; with the key's compromise
+/// record, if it was stolen (the caller must then check the log position).
 fn resolve_key(
     issuer: &Issuer,
     kid: Kid,
     x5chain: Option<&[Vec<u8>]>,
     iat: u64,
-) -> Result<(VerifyingKey, String), String> {
+) -> Result<(VerifyingKey, String, Option<Compromise>), String> {
     if let Some(chain) = x5chain
         && !issuer.roots.is_empty()
     {
@@ -1041,6 +1126,7 @@ fn resolve_key(
                 "certificate chain to a trusted root of {}, valid at signing",
                 issuer.origin
             ),
+            None,
         ));
     }
     let mut candidates = issuer.keys.iter().filter(|k| k.kid == kid).peekable();
@@ -1052,14 +1138,24 @@ fn resolve_key(
         ));
     }
     let mut windows = Vec::new();
+    let mut stolen = None;
     for k in candidates {
         if k.valid_at(iat) {
             return Ok((
                 k.key,
                 format!("a key of {} valid when the token was issued", issuer.origin),
+                k.compromise,
             ));
         }
-        windows.push(window(k.not_before, k.not_after));
+        windows.push(key_window(k.not_before, k.not_after));
+        stolen = stolen.or(k.compromise.filter(|c| iat >= c.at));
+    }
+    if let Some(c) = stolen {
+        return Err(format!(
+            "key compromised at {}: the token claims to be issued at {}, after the compromise",
+            rfc3339(c.at),
+            rfc3339(iat)
+        ));
     }
     Err(format!(
         "the key was not valid when the token says it was issued ({}); key window {}",
@@ -1068,7 +1164,8 @@ fn resolve_key(
     ))
 }
 
-fn window(nb: Option<u64>, na: Option<u64>) -> String {
+/// A key's validity window in words: `{from} to {until}`.
+pub(crate) fn key_window(nb: Option<u64>, na: Option<u64>) -> String {
     format!(
         "{} to {}",
         nb.map_or_else(|| "the beginning".into(), rfc3339),

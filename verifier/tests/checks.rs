@@ -75,6 +75,7 @@ fn issuer_key(key: &SigningKey, not_before: Option<u64>, not_after: Option<u64>)
         kid: Kid::of(&vk),
         not_before,
         not_after,
+        compromise: None,
     }
 }
 
@@ -85,7 +86,7 @@ impl Lab {
         let mut trust = TrustStore::default();
         trust.add_log(Log {
             origin: LOG.into(),
-            key: log_signer.verifier(),
+            keys: vec![log_signer.verifier()],
             url: "https://lab.example".parse().expect("url"),
         });
         trust
@@ -765,7 +766,7 @@ fn a_checkpoint_of_another_trusted_log_is_refused_even_when_cached() {
     let other_log = NoteSigner::new(OTHER_LOG, SigningKey::from_bytes(&[6; 32])).expect("signer");
     lab.trust.add_log(Log {
         origin: OTHER_LOG.into(),
-        key: other_log.verifier(),
+        keys: vec![other_log.verifier()],
         url: "https://other.example".parse().expect("url"),
     });
     lab.trust

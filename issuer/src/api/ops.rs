@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::app::AppState;
 use crate::problem::ApiError;
+use crate::rotation::rfc3339;
 
 /// `GET /healthz`: 200 with the tree size and this instance's role
 /// (`leader` when it sequences the log, `standby` otherwise) when the
@@ -29,34 +30,95 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Response, ApiError
 
 /// `GET /.well-known/loupe-issuer`: what a verifier needs to trust this
 /// issuer (`loupe trust add {url}`): its origin and URL, its token-signing
-/// key, and its log's origin, note verifier key and URL. Fetched keys prove
-/// nothing by themselves: verifiers compare the fingerprints out of band.
+/// keys (the current one and retired ones, each with its validity window
+/// and any compromise record), and its log's origin, note verifier keys
+/// (`key`: the current one; `keys`: every key signing checkpoints now) and
+/// URL. Fetched keys prove nothing by themselves: verifiers compare the
+/// fingerprints out of band.
 pub async fn issuer_description(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let config = state.config();
-    let log = crate::keys::load_log_signer(&config.log_key, &config.log_origin)
-        .map_err(ApiError::internal)?
-        .verifier();
-    let key = state.issuer_key().verifying_key();
+    let description = match state.description().get() {
+        Some(d) => d.clone(),
+        None => {
+            let d = describe(&state).map_err(ApiError::internal)?;
+            state.description().get_or_init(|| d).clone()
+        }
+    };
     Ok((
         [(header::CACHE_CONTROL, "public, max-age=300")],
-        axum::Json(json!({
-            "origin": config.issuer_origin,
-            "url": config.public_base_url,
-            "keys": [{
-                "public_key": base64::Engine::encode(
-                    &base64::engine::general_purpose::STANDARD,
-                    key.as_bytes()
-                ),
-                "kid": hex::encode(loupe_schemas::token::Kid::of(&key).as_bytes()),
-            }],
-            "log": {
-                "origin": config.log_origin,
-                "key": log.to_vkey(),
-                "url": config.public_base_url,
-            },
-        })),
+        axum::Json(description),
     )
         .into_response())
+}
+
+/// One published token-signing key.
+fn key_json(
+    key: &ed25519_dalek::VerifyingKey,
+    not_before: Option<u64>,
+    not_after: Option<u64>,
+    compromise: Option<(u64, u64)>,
+) -> serde_json::Value {
+    let mut k = json!({
+        "public_key": base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            key.as_bytes()
+        ),
+        "kid": hex::encode(loupe_schemas::token::Kid::of(key).as_bytes()),
+    });
+    if let Some(t) = not_before {
+        k["not_before"] = json!(rfc3339(t));
+    }
+    if let Some(t) = not_after {
+        k["not_after"] = json!(rfc3339(t));
+    }
+    if let Some((at, logged_before)) = compromise {
+        k["compromised_at"] = json!(rfc3339(at));
+        k["logged_before"] = json!(logged_before);
+    }
+    k
+}
+
+/// Builds the issuer description from the configuration and key files.
+fn describe(state: &AppState) -> Result<serde_json::Value, crate::keys::KeyFileError> {
+    let config = state.config();
+    let history = &config.key_history;
+    let mut log_keys = vec![
+        crate::keys::load_log_signer(&config.log_key, &config.log_origin)?
+            .verifier()
+            .to_vkey(),
+    ];
+    for path in &history.previous_log_keys {
+        log_keys.push(
+            crate::keys::load_log_signer(path, &config.log_origin)?
+                .verifier()
+                .to_vkey(),
+        );
+    }
+    let mut keys = vec![key_json(
+        &state.issuer_key().verifying_key(),
+        history.issuer_key_not_before,
+        None,
+        None,
+    )];
+    for retired in &history.retired_issuer_keys {
+        let key = crate::keys::load_verifying_key(&retired.public_key)?;
+        keys.push(key_json(
+            &key,
+            retired.not_before,
+            Some(retired.not_after),
+            retired.compromise,
+        ));
+    }
+    Ok(json!({
+        "origin": config.issuer_origin,
+        "url": config.public_base_url,
+        "keys": keys,
+        "log": {
+            "origin": config.log_origin,
+            "key": log_keys[0],
+            "keys": log_keys,
+            "url": config.public_base_url,
+        },
+    }))
 }
 
 /// `GET /metrics`: Prometheus text.

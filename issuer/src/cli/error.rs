@@ -68,6 +68,9 @@ pub enum CliError {
     /// The thing named does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// A backup could not be made.
+    #[error(transparent)]
+    Backup(#[from] crate::restore::BackupError),
     /// A verification step of the demo failed.
     #[error("{0}")]
     Verify(String),

@@ -9,11 +9,13 @@
 //! | `revoke TOKEN_ID --reason TEXT` | logs a revocation | the HTTP API, [`revoke`] |
 //! | `qr URL\|TOKEN_ID` | a QR code as SVG, PNG or terminal text | nothing ([`qr`]) |
 //! | `demo` | a whole round trip on a throw-away issuer | everything ([`demo`]) |
+//! | `backup --to FILE` | a consistent copy of a live SQLite log | the database ([`backup`]) |
 //!
 //! Every error is one line on stderr (`error: …`) and a non-zero exit
 //! code: 2 for wrong arguments, 1 for anything else. Results go to stdout.
 
 pub mod apikey;
+pub mod backup;
 pub mod batch;
 pub mod capture;
 pub mod demo;
@@ -62,6 +64,8 @@ pub enum Command {
     Qr(qr::QrArgs),
     /// Start a throw-away issuer, issue a sample stone over HTTP, verify it.
     Demo(demo::DemoArgs),
+    /// Copy a live SQLite log to a new file, consistently (PostgreSQL: pg_dump).
+    Backup(backup::BackupArgs),
 }
 
 /// Where the issuer is and how to authenticate: shared by `issue` and
@@ -158,6 +162,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Revoke(args) => revoke::run(args).await,
         Command::Qr(args) => qr::run(&args),
         Command::Demo(args) => demo::run(args).await,
+        Command::Backup(args) => backup::run(&args).await,
     }
 }
 

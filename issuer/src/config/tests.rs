@@ -396,3 +396,81 @@ fn clap_flags_have_env_names() {
         );
     }
 }
+
+#[test]
+fn key_history_and_expect_checkpoint_resolve_relative_to_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("loupe.toml");
+    std::fs::write(
+        &path,
+        "issuer_key_not_before = 2026-06-01T00:00:00Z\n\
+         previous_log_keys = [\"old/log.key.pem\"]\n\
+         expect_checkpoint = \"last.checkpoint\"\n\
+         [[retired_issuer_key]]\n\
+         public_key = \"old/issuer.pub.pem\"\n\
+         not_after = 2026-06-01T00:00:00Z\n\
+         compromised_at = 2026-05-30T00:00:00Z\n\
+         logged_before = 12\n",
+    )
+    .expect("write");
+    let c = ServeArgs::default()
+        .resolve_with(ConfigFile::load(&path).expect("loads"))
+        .expect("resolves");
+    let h = &c.key_history;
+    assert_eq!(h.issuer_key_not_before, Some(1_780_272_000));
+    assert_eq!(
+        h.previous_log_keys,
+        vec![dir.path().join("old/log.key.pem")]
+    );
+    assert_eq!(
+        c.expect_checkpoint,
+        Some(dir.path().join("last.checkpoint"))
+    );
+    let r = &h.retired_issuer_keys[0];
+    assert_eq!(r.public_key, dir.path().join("old/issuer.pub.pem"));
+    assert_eq!(
+        (r.not_after, r.compromise),
+        (1_780_272_000, Some((1_780_099_200, 12)))
+    );
+    // A flag overrides the file's expected checkpoint.
+    let c = parse(&["--expect-checkpoint", "/tmp/x"])
+        .resolve_with(ConfigFile::load(&path).expect("loads"))
+        .expect("resolves");
+    assert_eq!(c.expect_checkpoint, Some(PathBuf::from("/tmp/x")));
+}
+
+#[test]
+fn bad_key_history_is_refused_naming_the_setting() {
+    let rows = [
+        (
+            "retired_issuer_key",
+            "[[retired_issuer_key]]\npublic_key = \"a.pem\"\nnot_after = 2026-06-01T00:00:00Z\ncompromised_at = 2026-05-01T00:00:00Z\n",
+            "logged_before",
+        ),
+        (
+            "retired_issuer_key",
+            "[[retired_issuer_key]]\npublic_key = \"a.pem\"\nnot_after = 2026-06-01\n",
+            "full date-time",
+        ),
+        (
+            "previous_log_keys",
+            "log_key = \"k/log.key.pem\"\nprevious_log_keys = [\"k/log.key.pem\"]\n",
+            "current log_key",
+        ),
+        (
+            "issuer_key_not_before",
+            "issuer_key_not_before = 1960-01-01T00:00:00Z\n",
+            "before 1970",
+        ),
+    ];
+    for (key, text, want) in rows {
+        let file = ConfigFile::parse(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        let e = ServeArgs::default().resolve_with(file).expect_err(text);
+        let shown = e.to_string();
+        assert!(
+            matches!(&e, ConfigError::Invalid { key: k, .. } if *k == key),
+            "{text:?}: {shown}"
+        );
+        assert!(shown.contains(want), "{text:?}: {shown}");
+    }
+}

@@ -93,5 +93,5 @@ pub use note::{
 };
 pub use open::{
     CheckpointError, Cosignature, MAX_COSIGNATURE_CLOCK_SKEW, VerifiedCheckpoint, open_checkpoint,
-    sign_checkpoint,
+    open_checkpoint_any, sign_checkpoint, sign_checkpoint_with,
 };

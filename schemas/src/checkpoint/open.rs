@@ -180,13 +180,29 @@ pub fn sign_checkpoint(
     checkpoint: &Checkpoint,
     signer: &NoteSigner,
 ) -> Result<String, CheckpointError> {
-    if signer.name() != checkpoint.origin() {
+    sign_checkpoint_with(checkpoint, &[signer])
+}
+
+/// Signs `checkpoint` with several keys of its log at once, one signature
+/// line each, in the order given: during a log key rotation the old and the
+/// new key both sign, so verifiers trusting either accept the checkpoint.
+///
+/// # Errors
+///
+/// [`CheckpointError::KeyNameNotOrigin`] unless every signer's name is the
+/// checkpoint origin; [`CheckpointError::Note`] for no signers, two signers
+/// with one key id, or a note over the size limits.
+pub fn sign_checkpoint_with(
+    checkpoint: &Checkpoint,
+    signers: &[&NoteSigner],
+) -> Result<String, CheckpointError> {
+    if let Some(signer) = signers.iter().find(|s| s.name() != checkpoint.origin()) {
         return Err(CheckpointError::KeyNameNotOrigin {
             key_name: signer.name().to_owned(),
             origin: checkpoint.origin().to_owned(),
         });
     }
-    Ok(sign_note(&checkpoint.to_body(), &[signer])?)
+    Ok(sign_note(&checkpoint.to_body(), signers)?)
 }
 
 fn require_type(v: &NoteVerifier, expected: SignatureType) -> Result<(), CheckpointError> {
@@ -225,17 +241,49 @@ pub fn open_checkpoint(
     min_witnesses: usize,
     now: u64,
 ) -> Result<VerifiedCheckpoint, CheckpointError> {
-    require_type(log, SignatureType::Ed25519)?;
-    if log.name() != origin {
-        return Err(CheckpointError::KeyNameNotOrigin {
-            key_name: log.name().to_owned(),
-            origin: origin.to_owned(),
-        });
+    open_checkpoint_any(
+        signed_note,
+        origin,
+        std::slice::from_ref(log),
+        witnesses,
+        min_witnesses,
+        now,
+    )
+}
+
+/// [`open_checkpoint`] for a log with several trusted keys (a key
+/// rotation): the checkpoint needs a valid signature by at least one of
+/// `logs`. Every key in `logs` is a configured key, so a failing signature
+/// by any of them still rejects the note.
+///
+/// # Errors
+///
+/// As [`open_checkpoint`]; [`CheckpointError::MissingLogSignature`] for an
+/// empty `logs` or a note none of them signed.
+pub fn open_checkpoint_any(
+    signed_note: &[u8],
+    origin: &str,
+    logs: &[NoteVerifier],
+    witnesses: &[NoteVerifier],
+    min_witnesses: usize,
+    now: u64,
+) -> Result<VerifiedCheckpoint, CheckpointError> {
+    if logs.is_empty() {
+        return Err(CheckpointError::MissingLogSignature);
+    }
+    for log in logs {
+        require_type(log, SignatureType::Ed25519)?;
+        if log.name() != origin {
+            return Err(CheckpointError::KeyNameNotOrigin {
+                key_name: log.name().to_owned(),
+                origin: origin.to_owned(),
+            });
+        }
     }
     for (i, w) in witnesses.iter().enumerate() {
         require_type(w, SignatureType::CosignatureV1)?;
         let earlier = witnesses.get(..i).unwrap_or_default();
-        if w.verifying_key() == log.verifying_key()
+        if logs.iter().any(|l| w.verifying_key() == l.verifying_key())
             || earlier
                 .iter()
                 .any(|e| e.verifying_key() == w.verifying_key())
@@ -252,7 +300,7 @@ pub fn open_checkpoint(
         });
     }
 
-    let verifiers: Vec<&NoteVerifier> = std::iter::once(log).chain(witnesses).collect();
+    let verifiers: Vec<&NoteVerifier> = logs.iter().chain(witnesses).collect();
     let note = match open_note_with(signed_note, &verifiers) {
         Ok(note) => note,
         Err(NoteError::NoVerifiedSignature) => return Err(CheckpointError::MissingLogSignature),
@@ -261,7 +309,7 @@ pub fn open_checkpoint(
     if !note
         .signatures()
         .iter()
-        .any(|s| log.matches(s.name(), s.key_id()))
+        .any(|s| logs.iter().any(|log| log.matches(s.name(), s.key_id())))
     {
         return Err(CheckpointError::MissingLogSignature);
     }

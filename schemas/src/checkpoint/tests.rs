@@ -890,3 +890,75 @@ proptest! {
         prop_assert_eq!(n.text(), text.as_str());
     }
 }
+
+/// Log key rotation: a checkpoint signed by the old and the new log key
+/// opens with either key alone and with both; one signed by the old key
+/// alone opens only where the old key is trusted.
+#[test]
+fn rotation_two_log_keys() {
+    let old = log_signer();
+    let new = NoteSigner::new(ORIGIN, key(2)).unwrap();
+    let both = sign_checkpoint_with(&checkpoint(5), &[&old, &new]).unwrap();
+    assert_eq!(both.matches("\u{2014} lab.example/log ").count(), 2);
+    for trusted in [
+        vec![old.verifier()],
+        vec![new.verifier()],
+        vec![new.verifier(), old.verifier()],
+    ] {
+        let cp = open_checkpoint_any(both.as_bytes(), ORIGIN, &trusted, &[], 0, NOW).unwrap();
+        assert_eq!(cp.size(), 5);
+    }
+    let old_only = signed(4);
+    assert!(
+        open_checkpoint_any(
+            old_only.as_bytes(),
+            ORIGIN,
+            &[new.verifier(), old.verifier()],
+            &[],
+            0,
+            NOW
+        )
+        .is_ok()
+    );
+    assert_eq!(
+        open_checkpoint_any(old_only.as_bytes(), ORIGIN, &[new.verifier()], &[], 0, NOW),
+        Err(CheckpointError::MissingLogSignature)
+    );
+    assert_eq!(
+        open_checkpoint_any(old_only.as_bytes(), ORIGIN, &[], &[], 0, NOW),
+        Err(CheckpointError::MissingLogSignature)
+    );
+    // A wrong-named signer is refused; so is a trusted key of another name.
+    let other = NoteSigner::new("other.example/log", key(3)).unwrap();
+    assert!(matches!(
+        sign_checkpoint_with(&checkpoint(5), &[&old, &other]),
+        Err(CheckpointError::KeyNameNotOrigin { .. })
+    ));
+    assert!(matches!(
+        open_checkpoint_any(
+            both.as_bytes(),
+            ORIGIN,
+            &[old.verifier(), other.verifier()],
+            &[],
+            0,
+            NOW
+        ),
+        Err(CheckpointError::KeyNameNotOrigin { .. })
+    ));
+    // A bad signature by any trusted key still rejects the note.
+    // (Past the 4-byte key id, so the line still names the new key.)
+    let at = both.rfind(' ').unwrap() + 20;
+    let flipped = if &both[at..=at] == "A" { "B" } else { "A" };
+    let forged = format!("{}{flipped}{}", &both[..at], &both[at + 1..]);
+    assert!(
+        open_checkpoint_any(
+            forged.as_bytes(),
+            ORIGIN,
+            &[old.verifier(), new.verifier()],
+            &[],
+            0,
+            NOW
+        )
+        .is_err()
+    );
+}

@@ -16,7 +16,7 @@ use url::Url;
 
 use super::{CliError, StoreArgs, err, memory, trust_path};
 use crate::TrustStore;
-use crate::trust::{Issuer, IssuerKey, Log, parse_public_key};
+use crate::trust::{Compromise, Issuer, IssuerKey, Log, parse_public_key};
 
 /// `loupe trust …`
 #[derive(Debug, Subcommand)]
@@ -34,6 +34,28 @@ pub enum TrustCommand {
     /// Forget the checkpoint remembered for a log (after a reported fork or
     /// rollback has been investigated and resolved).
     ForgetCheckpoint(ForgetArgs),
+    /// Mark an issuer key as stolen: tokens it signed count only if issued
+    /// before --at and logged before entry --logged-before.
+    CompromiseKey(CompromiseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompromiseArgs {
+    /// The issuer origin.
+    #[arg(long)]
+    origin: String,
+    /// The stolen key's kid (hex, as `loupe trust show` prints it).
+    #[arg(long)]
+    kid: String,
+    /// When the key was stolen (RFC 3339); at the latest, when it could be.
+    #[arg(long)]
+    at: String,
+    /// The size of the last checkpoint of the issuer's log known to have
+    /// been published before the compromise.
+    #[arg(long)]
+    logged_before: u64,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 #[derive(Debug, Args)]
@@ -110,12 +132,23 @@ struct Published {
 struct PublishedLog {
     origin: String,
     key: String,
+    /// Every key signing its checkpoints (a rotation: old and new).
+    #[serde(default)]
+    keys: Vec<String>,
     url: String,
 }
 
 #[derive(Debug, Deserialize)]
 struct PublishedKey {
     public_key: String,
+    #[serde(default)]
+    not_before: Option<String>,
+    #[serde(default)]
+    not_after: Option<String>,
+    #[serde(default)]
+    compromised_at: Option<String>,
+    #[serde(default)]
+    logged_before: Option<u64>,
 }
 
 fn open_or_new(path: &Path) -> Result<TrustStore, CliError> {
@@ -170,19 +203,28 @@ pub async fn run(cmd: TrustCommand) -> Result<ExitCode, CliError> {
                         STANDARD.encode(k.key.as_bytes()),
                         hex::encode(k.kid.as_bytes()),
                         k.not_before
-                            .map(|t| format!("  from {t}"))
+                            .map(|t| format!("  from {}", crate::verdict::rfc3339(t)))
                             .unwrap_or_default(),
                         k.not_after
-                            .map(|t| format!("  until {t}"))
+                            .map(|t| format!("  until {}", crate::verdict::rfc3339(t)))
                             .unwrap_or_default()
                     );
+                    if let Some(c) = k.compromise {
+                        println!(
+                            "    COMPROMISED at {}: trusted only for entries before {}",
+                            crate::verdict::rfc3339(c.at),
+                            c.logged_before
+                        );
+                    }
                 }
                 for r in &i.roots {
                     println!("  root certificate, {} bytes DER", r.len());
                 }
             }
             for l in store.logs() {
-                println!("log {}  {}  {}", l.origin, l.url, l.key.to_vkey());
+                for key in &l.keys {
+                    println!("log {}  {}  {}", l.origin, l.url, key.to_vkey());
+                }
             }
             let w = store.witnesses();
             println!("witnesses: {} of {} required", w.min, w.keys.len());
@@ -217,21 +259,51 @@ pub async fn run(cmd: TrustCommand) -> Result<ExitCode, CliError> {
             }
             let p: Published = serde_json::from_slice(&body)
                 .map_err(|e| err(format!("{well_known}: not an issuer description: {e}")))?;
-            let log_key = NoteVerifier::from_vkey(&p.log.key).map_err(err)?;
+            let mut log_keys: Vec<NoteVerifier> = Vec::new();
+            for text in std::iter::once(&p.log.key).chain(&p.log.keys) {
+                let key = NoteVerifier::from_vkey(text).map_err(err)?;
+                if key.name() != p.log.origin {
+                    return Err(err(format!(
+                        "the published log key is named {:?}, not {:?}",
+                        key.name(),
+                        p.log.origin
+                    )));
+                }
+                if !log_keys
+                    .iter()
+                    .any(|k| k.verifying_key() == key.verifying_key())
+                {
+                    log_keys.push(key);
+                }
+            }
             let mut keys = Vec::new();
             for k in &p.keys {
                 let key = parse_public_key(&k.public_key)
                     .ok_or_else(|| err("the issuer published a malformed key"))?;
+                let time = |what: &str, t: &Option<String>| {
+                    t.as_deref().map(|s| rfc3339(what, s)).transpose()
+                };
+                let compromise = match (time("compromised_at", &k.compromised_at)?, k.logged_before)
+                {
+                    (Some(at), Some(logged_before)) => Some(Compromise { at, logged_before }),
+                    (None, None) => None,
+                    _ => {
+                        return Err(err(
+                            "the issuer published a compromised key without both compromised_at and logged_before",
+                        ));
+                    }
+                };
                 keys.push(IssuerKey {
                     kid: Kid::of(&key),
                     key,
-                    not_before: None,
-                    not_after: None,
+                    not_before: time("not_before", &k.not_before)?,
+                    not_after: time("not_after", &k.not_after)?,
+                    compromise,
                 });
             }
             store.add_log(Log {
                 origin: p.log.origin.clone(),
-                key: log_key.clone(),
+                keys: log_keys.clone(),
                 url: url(&p.log.url)?,
             });
             store
@@ -252,9 +324,22 @@ pub async fn run(cmd: TrustCommand) -> Result<ExitCode, CliError> {
                 path.display()
             );
             for k in &keys {
-                println!("  issuer key kid {}", hex::encode(k.kid.as_bytes()));
+                println!(
+                    "  issuer key kid {}  {}{}",
+                    hex::encode(k.kid.as_bytes()),
+                    crate::verifier::key_window(k.not_before, k.not_after),
+                    k.compromise
+                        .map(|c| format!(
+                            "  COMPROMISED at {}, trusted before entry {}",
+                            crate::verdict::rfc3339(c.at),
+                            c.logged_before
+                        ))
+                        .unwrap_or_default()
+                );
             }
-            println!("  log key    {}", log_key.to_vkey());
+            for key in &log_keys {
+                println!("  log key    {}", key.to_vkey());
+            }
             println!(
                 "Compare these fingerprints with what the lab gave you another way: they were fetched, not proven."
             );
@@ -297,6 +382,7 @@ pub async fn run(cmd: TrustCommand) -> Result<ExitCode, CliError> {
                 key,
                 not_before,
                 not_after,
+                compromise: None,
             });
             store
                 .add_issuer(Issuer {
@@ -322,13 +408,53 @@ pub async fn run(cmd: TrustCommand) -> Result<ExitCode, CliError> {
                     a.origin
                 )));
             }
+            // Adding a key to a known log keeps its other keys (rotation).
+            let mut keys = store
+                .log(&a.origin)
+                .map(|l| l.keys.clone())
+                .unwrap_or_default();
+            keys.retain(|k| k.verifying_key() != key.verifying_key());
+            keys.push(key);
             store.add_log(Log {
                 origin: a.origin.clone(),
-                key,
+                keys,
                 url: url(&a.url)?,
             });
             save(&path, &store)?;
             println!("log {} now trusted in {}", a.origin, path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        TrustCommand::CompromiseKey(a) => {
+            let path = trust_path(&a.store)?;
+            let mut store = TrustStore::load(&path).map_err(err)?;
+            let at = rfc3339("--at", &a.at)?;
+            let mut issuer = store
+                .issuer(&a.origin)
+                .cloned()
+                .ok_or_else(|| err(format!("issuer {:?} is not in the trust store", a.origin)))?;
+            let kid = a.kid.to_ascii_lowercase();
+            let mut found = false;
+            for k in &mut issuer.keys {
+                if hex::encode(k.kid.as_bytes()) == kid {
+                    k.compromise = Some(Compromise {
+                        at,
+                        logged_before: a.logged_before,
+                    });
+                    found = true;
+                }
+            }
+            if !found {
+                return Err(err(format!(
+                    "issuer {} has no key with kid {kid} (see loupe trust show)",
+                    a.origin
+                )));
+            }
+            store.add_issuer(issuer).map_err(err)?;
+            save(&path, &store)?;
+            println!(
+                "key {kid} of {} marked compromised at {}: its tokens count only if logged before entry {}",
+                a.origin, a.at, a.logged_before
+            );
             Ok(ExitCode::SUCCESS)
         }
         TrustCommand::ForgetCheckpoint(a) => {

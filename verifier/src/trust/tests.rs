@@ -127,7 +127,105 @@ fn to_toml_round_trips() {
     assert_eq!(a.roots, b.roots);
     assert_eq!(a.url, b.url);
     assert_eq!(
-        store.log("lab.example/log").map(|l| l.key.to_vkey()),
-        again.log("lab.example/log").map(|l| l.key.to_vkey())
+        store.log("lab.example/log").map(|l| l.keys[0].to_vkey()),
+        again.log("lab.example/log").map(|l| l.keys[0].to_vkey())
     );
+}
+
+/// A second log key (rotation) and a compromised issuer key.
+fn rotated() -> String {
+    let new_log = loupe_schemas::checkpoint::NoteSigner::new(
+        "lab.example/log",
+        ed25519_dalek::SigningKey::from_bytes(&[9; 32]),
+    )
+    .expect("signer")
+    .verifier()
+    .to_vkey();
+    good()
+        .replace(
+            &format!("key = \"{VKEY}\""),
+            &format!("keys = [\"{VKEY}\", \"{new_log}\"]"),
+        )
+        .replace(
+            "not_after = 2027-01-01T00:00:00+01:00",
+            "not_after = 2027-01-01T00:00:00+01:00\ncompromised_at = 2026-06-01T00:00:00Z\nlogged_before = 42",
+        )
+}
+
+#[test]
+fn several_log_keys_and_a_compromise_parse_and_round_trip() {
+    let store = TrustStore::from_toml(&rotated()).expect("rotated store");
+    let log = store.log("lab.example/log").expect("log");
+    assert_eq!(log.keys.len(), 2);
+    assert_eq!(log.keys[0].to_vkey(), VKEY);
+    let key = &store.issuer("lab.example").expect("issuer").keys[0];
+    let c = key.compromise.expect("compromise");
+    assert_eq!((c.at, c.logged_before), (1_780_272_000, 42));
+    // The compromise ends the window, whatever not_after says.
+    assert!(key.valid_at(1_780_271_999));
+    assert!(!key.valid_at(1_780_272_000));
+
+    let again = TrustStore::from_toml(&store.to_toml()).expect("round trip");
+    assert_eq!(again.log("lab.example/log").expect("log").keys.len(), 2);
+    assert_eq!(
+        again.issuer("lab.example").expect("issuer").keys[0].compromise,
+        Some(c)
+    );
+    // One key is still written as `key = …`, readable by older versions.
+    let single = TrustStore::from_toml(&good()).expect("good");
+    assert!(single.to_toml().contains(&format!("key = \"{VKEY}\"")));
+}
+
+#[test]
+fn bad_rotations_and_compromises_are_refused() {
+    let r = rotated();
+    let other = loupe_schemas::checkpoint::NoteSigner::new(
+        "other.example/log",
+        ed25519_dalek::SigningKey::from_bytes(&[8; 32]),
+    )
+    .expect("signer")
+    .verifier()
+    .to_vkey();
+    let rows: Vec<(&str, String, &str)> = vec![
+        (
+            "compromise without log bound",
+            r.replace("logged_before = 42\n", ""),
+            "needs logged_before",
+        ),
+        (
+            "log bound without compromise",
+            r.replace("compromised_at = 2026-06-01T00:00:00Z\n", ""),
+            "needs logged_before",
+        ),
+        (
+            "no log key",
+            good().replace(&format!("key = \"{VKEY}\""), "keys = []"),
+            "needs a key",
+        ),
+        (
+            "log key twice",
+            good().replace(
+                &format!("key = \"{VKEY}\""),
+                &format!("key = \"{VKEY}\"\nkeys = [\"{VKEY}\"]"),
+            ),
+            "listed twice",
+        ),
+        (
+            "second key misnamed",
+            good().replace(
+                &format!("key = \"{VKEY}\""),
+                &format!("key = \"{VKEY}\"\nkeys = [\"{other}\"]"),
+            ),
+            "not the origin",
+        ),
+    ];
+    for (name, text, expect) in rows {
+        let err = TrustStore::from_toml(&text)
+            .err()
+            .unwrap_or_else(|| panic!("row {name:?} was accepted"));
+        assert!(
+            err.to_string().contains(expect),
+            "row {name:?}: {err} does not mention {expect:?}"
+        );
+    }
 }

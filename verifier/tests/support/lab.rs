@@ -9,8 +9,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use loupe_issuer::apikey::ApiKey;
-use loupe_issuer::app::{AppState, router};
+use loupe_issuer::app::{AppError, AppState, router};
 use loupe_issuer::config::ServeConfig;
+use loupe_issuer::rotation::KeyHistory;
 use loupe_schemas::token::{Sha256Digest, TokenId};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -34,6 +35,15 @@ pub struct LabOptions {
     pub public_base_url: Option<String>,
     /// The token-signing key file.
     pub issuer_key: PathBuf,
+    /// The checkpoint-signing key file.
+    pub log_key: PathBuf,
+    /// Earlier keys (rotation).
+    pub key_history: KeyHistory,
+    /// The SQLite file of the log; `None`: a fresh one in its own
+    /// temporary directory.
+    pub database: Option<PathBuf>,
+    /// A checkpoint the log must contain to start.
+    pub expect_checkpoint: Option<PathBuf>,
 }
 
 impl Default for LabOptions {
@@ -41,6 +51,10 @@ impl Default for LabOptions {
         Self {
             public_base_url: None,
             issuer_key: example_key("issuer.key.pem"),
+            log_key: example_key("log.key.pem"),
+            key_history: KeyHistory::default(),
+            database: None,
+            expect_checkpoint: None,
         }
     }
 }
@@ -81,6 +95,11 @@ impl Lab {
 
     /// Starts a lab.
     pub async fn start_with(options: LabOptions) -> Self {
+        Self::try_start(options).await.unwrap()
+    }
+
+    /// Starts a lab, or says why it refused to start.
+    pub async fn try_start(options: LabOptions) -> Result<Self, AppError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().unwrap();
         // Bind first, so the public base URL can name the real port.
@@ -90,13 +109,19 @@ impl Lab {
         let public = options.public_base_url.unwrap_or_else(|| base.clone());
         let config = ServeConfig {
             listen: addr,
-            database_url: format!("sqlite://{}", dir.path().join("log.db").display()),
+            database_url: format!(
+                "sqlite://{}",
+                options
+                    .database
+                    .unwrap_or_else(|| dir.path().join("log.db"))
+                    .display()
+            ),
             public_base_url: public.clone(),
             verify_url: None,
             issuer_origin: ISSUER.into(),
             log_origin: LOG.into(),
             issuer_key: options.issuer_key,
-            log_key: example_key("log.key.pem"),
+            log_key: options.log_key,
             media_dir: dir.path().join("media"),
             max_upload_size: 1 << 20,
             max_json_body: 64 << 10,
@@ -105,8 +130,10 @@ impl Lab {
             request_timeout: Duration::from_secs(30),
             rate_limit_per_minute: 0,
             max_concurrent_requests: 4096,
+            key_history: options.key_history,
+            expect_checkpoint: options.expect_checkpoint,
         };
-        let state = AppState::open(config).await.unwrap();
+        let state = AppState::open(config).await?;
         let (key, hash) = ApiKey::generate();
         state
             .store()
@@ -122,7 +149,7 @@ impl Lab {
                 })
                 .await
         });
-        Self {
+        Ok(Self {
             base,
             public,
             addr,
@@ -135,7 +162,7 @@ impl Lab {
             state,
             stop: Some(stop),
             _dir: dir,
-        }
+        })
     }
 
     async fn post(&self, path: &str, body: &Value) -> Value {
@@ -230,6 +257,24 @@ impl Lab {
         let v: Value =
             serde_json::from_slice(&self.get("/healthz", "application/json").await).unwrap();
         v["tree_size"].as_u64().unwrap()
+    }
+
+    /// Logs statement bytes signed elsewhere (as a thief holding the lab's
+    /// key and a way into its log would) through the real sequencer;
+    /// returns the entry's index and its `tlog-proof` bundle.
+    pub async fn submit_signed(&self, bytes: &[u8]) -> (u64, String) {
+        let s = self
+            .state
+            .sequencer()
+            .unwrap()
+            .submit_bytes(bytes)
+            .await
+            .unwrap();
+        let id = s.token_id;
+        let proof = self
+            .get(&format!("/v1/tokens/{id}/proof"), "text/plain")
+            .await;
+        (s.leaf_index, String::from_utf8(proof).unwrap())
     }
 
     /// Stops serving and stops the sequencer.
