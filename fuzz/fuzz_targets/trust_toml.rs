@@ -36,7 +36,9 @@ fuzz_target!(|data: &[u8]| {
     for log in store.logs() {
         let other = again.log(&log.origin).expect("log kept");
         assert_eq!(other.url, log.url);
-        assert_eq!(other.key.to_vkey(), log.key.to_vkey());
+        let vkeys =
+            |l: &loupe_verifier::trust::Log| l.keys.iter().map(|k| k.to_vkey()).collect::<Vec<_>>();
+        assert_eq!(vkeys(other), vkeys(log), "log keys kept, in order");
     }
     assert_eq!(
         again.witnesses().min,
