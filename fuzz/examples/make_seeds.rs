@@ -12,7 +12,10 @@ use std::path::Path;
 
 use ciborium::Value;
 use ed25519_dalek::{Signer as _, SigningKey};
-use loupe_fuzz::{ISSUER, LOG_ORIGIN, LOGGED_ENTRY, NOW, issuer_key, log_signer, witness_signer};
+use loupe_fuzz::{
+    ISSUER, LOG_ORIGIN, LOGGED_ENTRY, NOW, TOKEN_URL_BASES, issuer_key, log_signer,
+    trust_store_toml, witness_signer,
+};
 use loupe_schemas::bundle::{ProofBundle, Receipt};
 use loupe_schemas::cbor;
 use loupe_schemas::checkpoint::{
@@ -396,6 +399,84 @@ fn main() {
         "receipt-index-0.cbor",
         &Receipt::sign(&log_key, Algorithm::EdDsa, LOG_ORIGIN, &first, &root_hash),
     );
+
+    // ---- the verifier's trust store (TOML)
+    let mut s = Seeds::new(&root, "trust_toml");
+    s.add("fixture.toml", trust_store_toml().as_bytes());
+    s.add(
+        "keys-example-inline-root.toml",
+        include_str!("../../keys-example/trust.toml")
+            .replace(
+                "pem_file = \"root-ca.cert.pem\"",
+                &format!(
+                    "pem = \"\"\"\n{}\"\"\"",
+                    include_str!("../../keys-example/root-ca.cert.pem")
+                ),
+            )
+            .as_bytes(),
+    );
+    s.add(
+        "pem-file-refused.toml",
+        include_bytes!("../../keys-example/trust.toml"),
+    );
+    s.add("empty.toml", b"");
+    s.add(
+        "unknown-log.toml",
+        b"[[issuer]]\norigin = \"a.example\"\nurl = \"https://a.example\"\nlog = \"nope\"\n",
+    );
+
+    // ---- token URLs as a QR code holds them
+    let id = plain.id();
+    let mut s = Seeds::new(&root, "token_url");
+    for (name, url) in [
+        ("root.txt", format!("{}/t/{id}", TOKEN_URL_BASES[0])),
+        ("path-port.txt", format!("{}/t/{id}", TOKEN_URL_BASES[1])),
+        ("spaces.txt", format!("  {}/t/{id}\n", TOKEN_URL_BASES[0])),
+        ("query.txt", format!("{}/t/{id}?x=1", TOKEN_URL_BASES[0])),
+        ("userinfo.txt", format!("https://u:p@lab.example/t/{id}")),
+        ("untrusted.txt", format!("https://evil.example/t/{id}")),
+        ("traversal.txt", format!("https://lab.example/x/../t/{id}")),
+        ("short-id.txt", "https://lab.example/t/AAAA".to_owned()),
+        ("not-a-url.txt", "lab.example/t/".to_owned()),
+    ] {
+        s.add(name, url.as_bytes());
+    }
+
+    // ---- provenance claims as JSON (the issuer's API)
+    let mut s = Seeds::new(&root, "claims_json");
+    for (name, p) in [
+        ("minimal.json", provenance()),
+        ("full.json", full.provenance().clone()),
+        ("supersedes.json", supersedes.provenance().clone()),
+    ] {
+        s.add(name, &serde_json::to_vec_pretty(&p).expect("claims JSON"));
+    }
+    s.add(
+        "duplicate-key.json",
+        br#"{"report":{"sha256":"00","media_type":"application/pdf","size":1},"report":{},"images":[],"stone":{}}"#,
+    );
+
+    // ---- strict JSON (duplicate members)
+    let mut s = Seeds::new(&root, "json_strict");
+    for (name, doc) in [
+        (
+            "claims.json",
+            serde_json::to_string(&provenance()).expect("claims JSON"),
+        ),
+        ("duplicate-top.json", r#"{"url":"a","url":"b"}"#.to_owned()),
+        (
+            "duplicate-nested.json",
+            r#"{"files":{"report":"a","report":"b"}}"#.to_owned(),
+        ),
+        ("duplicate-escaped.json", r#"{"a":1,"\u0061":2}"#.to_owned()),
+        (
+            "deep.json",
+            format!("{}{}", "[".repeat(200), "]".repeat(200)),
+        ),
+        ("scalars.json", r#"[1,-2,3.5e10,true,null,"x"]"#.to_owned()),
+    ] {
+        s.add(name, doc.as_bytes());
+    }
 
     // ---- tiles: paths (text), then width byte (w - 1) + tile data
     let mut s = Seeds::new(&root, "tile_parse");

@@ -80,3 +80,27 @@ pub fn note_verifiers() -> Vec<NoteVerifier> {
 /// The entry the seed proof bundles and receipts prove: index 5 of a log of
 /// 11 entries (see `examples/make_seeds.rs`).
 pub const LOGGED_ENTRY: &[u8] = b"loupe fuzz: the logged entry";
+
+/// The base URLs of the issuers in [`trust_store_toml`]: one at the root of
+/// its host, one under a path and a port (tokens at `{base}/t/{id}`).
+pub const TOKEN_URL_BASES: [&str; 2] = ["https://lab.example", "http://cdn.example:8443/labs/gem"];
+
+/// A trust store (TOML) with two issuers at [`TOKEN_URL_BASES`], the
+/// fixture issuer key, the fixture log, and the fixture witness required:
+/// what `token_url` verifies against and a `trust_toml` seed.
+#[must_use]
+pub fn trust_store_toml() -> String {
+    use base64::Engine as _;
+    let issuer = base64::engine::general_purpose::STANDARD.encode(issuer_public().as_bytes());
+    let log = log_signer().verifier().to_vkey();
+    let witness = witness_signer().verifier().to_vkey();
+    format!(
+        "[[log]]\norigin = \"{LOG_ORIGIN}\"\nkey = \"{log}\"\nurl = \"https://lab.example\"\n\n\
+         [[issuer]]\norigin = \"{ISSUER}\"\nurl = \"{}\"\nlog = \"{LOG_ORIGIN}\"\n\n\
+         [[issuer.key]]\npublic_key = \"{issuer}\"\nnot_before = 2026-01-01T00:00:00Z\n\n\
+         [[issuer]]\norigin = \"gem.example\"\nurl = \"{}\"\nlog = \"{LOG_ORIGIN}\"\n\n\
+         [[issuer.key]]\npublic_key = \"{issuer}\"\nnot_after = 2030-01-01T00:00:00Z\n\n\
+         [witnesses]\nkeys = [\"{witness}\"]\nmin = 1\n",
+        TOKEN_URL_BASES[0], TOKEN_URL_BASES[1]
+    )
+}

@@ -51,6 +51,8 @@ async fn main() {
                 .unwrap_or(5),
         ),
         request_timeout: Duration::from_secs(60),
+        rate_limit_per_minute: 0,
+        max_concurrent_requests: 4096,
         key_history: Default::default(),
         expect_checkpoint: None,
     };

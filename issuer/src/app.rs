@@ -20,6 +20,7 @@ use loupe_schemas::checkpoint::NoteSigner;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tower::ServiceBuilder;
+use tower::limit::GlobalConcurrencyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -30,6 +31,7 @@ use crate::leadership::Leadership;
 use crate::media::{MediaError, MediaStore};
 use crate::metrics::Metrics;
 use crate::problem::{ApiError, method_not_allowed_fallback, not_found_fallback};
+use crate::rate_limit::KeyRateLimiter;
 use crate::restore::check_expected_checkpoint;
 use crate::rotation::LogSigner;
 use crate::sequencer::{Sequencer, SequencerConfig, SequencerError, SequencerHandle};
@@ -108,6 +110,7 @@ struct Inner {
     issuer_key: SigningKey,
     metrics: Metrics,
     api_keys: Mutex<HashMap<KeyHash, (Option<ApiKey>, Instant)>>,
+    write_limiter: KeyRateLimiter,
     /// `/.well-known/loupe-issuer`, built from the key files on first use.
     description: std::sync::OnceLock<serde_json::Value>,
 }
@@ -195,6 +198,7 @@ impl AppState {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
+                write_limiter: KeyRateLimiter::new(config.rate_limit_per_minute),
                 config,
                 store,
                 leadership,
@@ -264,9 +268,13 @@ impl AppState {
     /// scoped to this issuer. Answers from a short-lived cache
     /// ([`API_KEY_CACHE_TTL`]) so the write path costs no extra query.
     ///
+    /// Each authorized call takes one write from the key's rate limit
+    /// (`rate_limit_per_minute`).
+    ///
     /// # Errors
     /// 401 for an unknown or revoked key, 403 for another issuer's key,
-    /// 500 when the store fails.
+    /// 429 when the key has used up its writes for now, 500 when the store
+    /// fails.
     pub async fn authorize(&self, hash: KeyHash) -> Result<ApiKey, ApiError> {
         let cached = {
             let cache = self
@@ -313,6 +321,12 @@ impl AppState {
                 detail: format!("This API key is scoped to the issuer {:?}.", key.issuer),
             });
         }
+        if let Err(wait) = self.inner.write_limiter.check(&hash) {
+            self.inner.metrics.rejected();
+            return Err(ApiError::TooManyRequests {
+                retry_after: Some(wait),
+            });
+        }
         Ok(key)
     }
 
@@ -324,9 +338,11 @@ impl AppState {
 }
 
 /// The whole HTTP application over `state`: the API routes, problem+json
-/// fallbacks, body limits, the request timeout and tracing.
+/// fallbacks, body limits, the cap on requests in flight (503 beyond it),
+/// the request timeout and tracing.
 pub fn router(state: AppState) -> Router {
     let timeout = state.config().request_timeout;
+    let max_concurrent = state.config().max_concurrent_requests.max(1);
     let max_json = state.config().max_json_body;
     // A capture: eight files at most (report, six photos, a video), each up
     // to the upload limit, plus the claims part and multipart framing.
@@ -340,12 +356,25 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed_fallback)
         .layer(
             ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
-                    ApiError::Unavailable {
-                        detail: "The request took too long.".into(),
-                        retry_after: None,
+                .layer(HandleErrorLayer::new(|e: tower::BoxError| async move {
+                    if e.is::<tower::load_shed::error::Overloaded>() {
+                        ApiError::Unavailable {
+                            detail: "Too many requests in progress; retry shortly.".into(),
+                            retry_after: Some(Duration::from_secs(1)),
+                        }
+                    } else {
+                        ApiError::Unavailable {
+                            detail: "The request took too long.".into(),
+                            retry_after: None,
+                        }
                     }
                 }))
+                // Beyond `max_concurrent_requests` in flight, refuse at
+                // once (503) rather than queue without bound. The global
+                // layer shares one semaphore between all routes (axum
+                // layers each route separately).
+                .load_shed()
+                .layer(GlobalConcurrencyLimitLayer::new(max_concurrent))
                 .timeout(timeout),
         )
         .layer(DefaultBodyLimit::max(max_json))

@@ -23,6 +23,8 @@
 //! | `max_json_body` | `1MiB` |
 //! | `batch_size`, `batch_delay` | `256`, `10ms` |
 //! | `request_timeout` | `60s` |
+//! | `rate_limit_per_minute` | `0` (off): writes per API key and minute, burst of the same size |
+//! | `max_concurrent_requests` | `4096`: requests served at once; more get 503 with `Retry-After` |
 //! | `expect_checkpoint` | none: a checkpoint file the log must contain to start (after a restore) |
 //! | `issuer_key_not_before`, `[[retired_issuer_key]]`, `previous_log_keys` | none: key rotation, config file only (see [`crate::rotation`]) |
 //!
@@ -282,6 +284,13 @@ pub struct ServeArgs {
     /// Time limit of one request [default: 60s].
     #[arg(long, env = "LOUPE_REQUEST_TIMEOUT", value_name = "DURATION")]
     pub request_timeout: Option<HumanDuration>,
+    /// Writes (issue, revoke) allowed per API key and minute, with a burst
+    /// of the same size; 0 turns the limit off [default: 0].
+    #[arg(long, env = "LOUPE_RATE_LIMIT_PER_MINUTE", value_name = "N")]
+    pub rate_limit_per_minute: Option<u32>,
+    /// Requests served at once; more are refused with 503 [default: 4096].
+    #[arg(long, env = "LOUPE_MAX_CONCURRENT_REQUESTS", value_name = "N")]
+    pub max_concurrent_requests: Option<usize>,
     /// A signed checkpoint this log published (e.g. the last one before a
     /// restore): refuse to start unless the database holds that tree.
     #[arg(long, env = "LOUPE_EXPECT_CHECKPOINT", value_name = "FILE")]
@@ -320,6 +329,10 @@ pub struct ConfigFile {
     pub batch_delay: Option<HumanDuration>,
     /// See [`ServeArgs::request_timeout`].
     pub request_timeout: Option<HumanDuration>,
+    /// See [`ServeArgs::rate_limit_per_minute`].
+    pub rate_limit_per_minute: Option<u32>,
+    /// See [`ServeArgs::max_concurrent_requests`].
+    pub max_concurrent_requests: Option<usize>,
     /// See [`ServeArgs::expect_checkpoint`].
     pub expect_checkpoint: Option<PathBuf>,
     /// When the current issuer key started signing (published).
@@ -438,6 +451,11 @@ pub struct ServeConfig {
     pub batch_delay: Duration,
     /// Time limit of one request.
     pub request_timeout: Duration,
+    /// Writes allowed per API key and minute (burst of the same size);
+    /// 0: unlimited.
+    pub rate_limit_per_minute: u32,
+    /// Requests served at once (at least 1); more get 503.
+    pub max_concurrent_requests: usize,
     /// Earlier keys: published, and previous log keys co-sign checkpoints.
     pub key_history: KeyHistory,
     /// A published checkpoint the log must contain to start.
@@ -458,6 +476,14 @@ pub const DEFAULT_BATCH_SIZE: usize = 256;
 pub const DEFAULT_BATCH_DELAY: Duration = Duration::from_millis(10);
 /// Default `request_timeout`.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default `rate_limit_per_minute`: off, so that a lab's batch runs and
+/// the load benchmarks are not throttled; set it where API keys are handed
+/// to less trusted clients.
+pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 0;
+/// Default `max_concurrent_requests`.
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 4096;
+/// Largest `max_concurrent_requests` accepted.
+pub const MAX_CONCURRENT_REQUESTS_LIMIT: usize = 1 << 20;
 /// Largest `batch_size` accepted.
 pub const MAX_BATCH_SIZE: usize = 65_536;
 /// Largest `max_json_body` accepted.
@@ -605,6 +631,20 @@ impl ServeArgs {
             ));
         }
 
+        let rate_limit_per_minute = self
+            .rate_limit_per_minute
+            .or(file.rate_limit_per_minute)
+            .unwrap_or(DEFAULT_RATE_LIMIT_PER_MINUTE);
+        let max_concurrent_requests = self
+            .max_concurrent_requests
+            .or(file.max_concurrent_requests)
+            .unwrap_or(DEFAULT_MAX_CONCURRENT_REQUESTS);
+        if !(1..=MAX_CONCURRENT_REQUESTS_LIMIT).contains(&max_concurrent_requests) {
+            return Err(invalid(
+                "max_concurrent_requests",
+                format!("must be between 1 and {MAX_CONCURRENT_REQUESTS_LIMIT}"),
+            ));
+        }
         let issuer_key_not_before = file
             .issuer_key_not_before
             .as_ref()
@@ -648,6 +688,8 @@ impl ServeArgs {
             batch_size,
             batch_delay,
             request_timeout,
+            rate_limit_per_minute,
+            max_concurrent_requests,
             key_history,
             expect_checkpoint,
         })
@@ -685,6 +727,8 @@ impl fmt::Debug for ServeConfig {
             .field("batch_size", &self.batch_size)
             .field("batch_delay", &self.batch_delay)
             .field("request_timeout", &self.request_timeout)
+            .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("max_concurrent_requests", &self.max_concurrent_requests)
             .field("key_history", &self.key_history)
             .field("expect_checkpoint", &self.expect_checkpoint)
             .finish()

@@ -36,6 +36,7 @@ pub mod metrics;
 pub mod problem;
 pub mod proofs;
 pub mod qr;
+pub mod rate_limit;
 pub mod restore;
 pub mod rotation;
 pub mod sample;

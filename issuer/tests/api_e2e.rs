@@ -78,6 +78,8 @@ impl Server {
             batch_size: 256,
             batch_delay: Duration::from_millis(2),
             request_timeout: Duration::from_secs(30),
+            rate_limit_per_minute: 0,
+            max_concurrent_requests: 4096,
             key_history: Default::default(),
             expect_checkpoint: None,
         };
@@ -611,8 +613,8 @@ async fn bad_input_gets_a_problem_and_changes_nothing() {
                     .bearer_auth(&s.key)
                     .header("content-type", "application/json")
                     .body(r#"{"report_number":"a","report_number":"b"}"#),
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation",
+                StatusCode::BAD_REQUEST,
+                "bad-request",
             ),
             (
                 "wrong type",

@@ -11,12 +11,14 @@
 //! | [`tiles`] | tile paths, hash tiles, entry bundles | C2SP `tlog-tiles` |
 //! | [`cbor`] | strict core deterministic CBOR (check, decode, encode) | RFC 8949 §4.2.1 |
 //! | [`bundle`] | proof bundles and COSE receipts | C2SP `tlog-proof`, RFC 9942 |
+//! | [`json`] | strict JSON: no member named twice in an object | RFC 8259 §4, RFC 7493 §2.3 |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod bundle;
 pub mod cbor;
 pub mod checkpoint;
+pub mod json;
 pub mod merkle;
 pub mod tiles;
 pub mod token;

@@ -70,7 +70,9 @@ fn paired(f: &fixture::Fixture, msg: &[u8], sig: &ed25519_dalek::Signature, roun
         for _ in 0..BLOCK {
             let (tok, p) = &f.items[i % f.items.len()];
             i += 1;
-            let v = f.verifier.verify_offline(black_box(tok), black_box(p), &none);
+            let v = f
+                .verifier
+                .verify_offline(black_box(tok), black_box(p), &none);
             assert_eq!(v.status, Status::Valid);
         }
         lib.push(t.elapsed().as_secs_f64() / BLOCK as f64);

@@ -86,6 +86,15 @@ pub async fn tile(
     let parsed = TilePath::parse(&path)
         .map_err(|e| ApiError::not_found(format!("Not a tile path: {e}.")))?;
     let coords = parsed.coords();
+    // The store's integers are signed 64-bit: a tile or entry beyond them
+    // cannot exist, and asking for it would be a store error (500).
+    let first_entry = match &parsed {
+        TilePath::Hashes(c) => Some(c.index()),
+        TilePath::Entries(c) => c.index().checked_mul(256),
+    };
+    if first_entry.is_none_or(|i| i > super::MAX_STORED_SIZE) {
+        return Err(ApiError::not_found(format!("The log has no {path}.")));
+    }
     let store = state.store().as_ref();
     let data = match parsed {
         TilePath::Hashes(c) => tile_data(store, c.level(), c.index(), c.width()).await,

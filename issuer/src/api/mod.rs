@@ -51,6 +51,11 @@ pub fn router(upload_body_limit: usize) -> Router<AppState> {
         .route("/openapi.json", get(ops::openapi))
 }
 
+/// The largest tree size, leaf or tile index the store can hold (SQL
+/// `BIGINT` is signed): larger numbers in a request name nothing, and are
+/// answered 404 before the store is asked.
+const MAX_STORED_SIZE: u64 = u64::MAX >> 1;
+
 /// Parses a token id from a path segment: a malformed id cannot name
 /// anything, so it is a 404 like an unknown one (with a clearer detail).
 fn parse_token_id(s: &str) -> Result<loupe_schemas::token::TokenId, crate::problem::ApiError> {

@@ -151,6 +151,11 @@ pub async fn proof(
     let store = state.store().as_ref();
     let text = match query.tree_size {
         None => bundle_for(store, &id).await.map_err(proof_error)?.to_text(),
+        Some(size) if size > super::MAX_STORED_SIZE => {
+            return Err(ApiError::not_found(format!(
+                "The log has no checkpoint of size {size}."
+            )));
+        }
         Some(size) => {
             let entry = store
                 .entry_by_token_id(&id)

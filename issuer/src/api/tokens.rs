@@ -8,6 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use loupe_schemas::json::{StrictJsonError, check_unique_keys};
 use loupe_schemas::token::{
     FileDigest, ImageDigest, ImageRole, MediaRole as _, Provenance, RevocationBuilder, Statement,
     Stone, TokenBuilder, TokenId, VideoDigest, VideoRole,
@@ -106,7 +107,7 @@ pub async fn issue(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let (report_number, provenance) = if content_type.starts_with("application/json") {
+    let (report_number, provenance) = if is_json(&request) {
         let body = read_limited(request, state.config().max_json_body).await?;
         let req: IssueRequest = parse_json(&body)?;
         let provenance = Provenance {
@@ -161,11 +162,17 @@ pub async fn revoke(
     State(state): State<AppState>,
     BearerKey(key): BearerKey,
     ApiPath(id): ApiPath<String>,
-    body: Bytes,
+    request: Request,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     state.authorize(key).await?;
     let id = parse_token_id(&id)?;
+    if !is_json(&request) {
+        return Err(ApiError::UnsupportedMediaType {
+            detail: "Send the revocation as application/json.".into(),
+        });
+    }
+    let body = read_limited(request, state.config().max_json_body).await?;
     let req: RevokeRequest = parse_json(&body)?;
     let revocation = RevocationBuilder::new(state.config().issuer_origin.clone(), id, req.reason)
         .sign(state.issuer_key())
@@ -194,6 +201,17 @@ fn created(location: &str, body: &impl Serialize) -> Response {
         .into_response()
 }
 
+/// Whether the request says its body is JSON: `application/json`, with
+/// parameters (`; charset=utf-8`) or none.
+fn is_json(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+}
+
 /// Reads a body of at most `limit` bytes (413 beyond).
 async fn read_limited(request: Request, limit: usize) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(request.into_body(), limit)
@@ -203,16 +221,24 @@ async fn read_limited(request: Request, limit: usize) -> Result<Bytes, ApiError>
         })
 }
 
-/// Parses JSON strictly: a syntax error is a 400, a wrong field (type,
-/// value, unknown or duplicate key) a 422 naming the field.
+/// Parses JSON strictly: a syntax error or an object naming a member twice
+/// is a 400 (the document has no single meaning), a wrong field (type,
+/// value, unknown key) a 422 naming the field.
 ///
 /// Well-formed bodies take the plain `serde_json` path; only a body it
 /// refuses is parsed again with path tracking, which costs an allocation
 /// per field and is needed only to name the field at fault. Both paths
-/// accept exactly the same bodies.
+/// accept exactly the same bodies. The request types are derived structs,
+/// which `serde_json` already refuses to read with a repeated field, so the
+/// duplicate check runs on the refusal path only.
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if let Ok(value) = serde_json::from_slice(body) {
         return Ok(value);
+    }
+    if let Err(e @ StrictJsonError::DuplicateKey(_)) = check_unique_keys(body) {
+        return Err(ApiError::bad_request(format!(
+            "The body is not valid JSON: {e}."
+        )));
     }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {

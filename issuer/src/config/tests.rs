@@ -34,6 +34,18 @@ fn defaults() {
     assert_eq!(c.batch_size, 256);
     assert_eq!(c.batch_delay, Duration::from_millis(10));
     assert_eq!(c.request_timeout, Duration::from_secs(60));
+    assert_eq!(c.rate_limit_per_minute, 0, "off by default");
+    assert_eq!(c.max_concurrent_requests, 4096);
+    let c = ServeArgs::default()
+        .resolve_with(
+            ConfigFile::parse("rate_limit_per_minute = 600\nmax_concurrent_requests = 64")
+                .expect("parses"),
+        )
+        .expect("valid");
+    assert_eq!(
+        (c.rate_limit_per_minute, c.max_concurrent_requests),
+        (600, 64)
+    );
 }
 
 const FILE: &str = r#"
@@ -272,6 +284,11 @@ fn invalid_values_name_the_setting() {
         ("batch_size", "batch_size = 1000000", "between"),
         ("batch_delay", "batch_delay = \"11s\"", "at most"),
         ("request_timeout", "request_timeout = \"500ms\"", "between"),
+        (
+            "max_concurrent_requests",
+            "max_concurrent_requests = 0",
+            "between",
+        ),
         (
             "request_timeout",
             "request_timeout = \"2s\"\nbatch_delay = \"2s\"",

@@ -132,11 +132,23 @@ pub(crate) async fn verify_page(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let url = query.as_deref().and_then(|q| {
-        url::form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "url")
-            .map(|(_, v)| v.into_owned())
-    });
+    let mut urls: Vec<String> = query
+        .as_deref()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .filter(|(k, _)| k == "url")
+                .map(|(_, v)| v.into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    if urls.len() > 1 {
+        // `?url=a&url=b` has no single meaning: check neither.
+        return html(
+            StatusCode::BAD_REQUEST,
+            render::index_page(Some("Give one link to check, not several.")),
+        );
+    }
+    let url = urls.pop();
     let Some(url) = url.filter(|u| !u.trim().is_empty()) else {
         return html(
             StatusCode::BAD_REQUEST,
@@ -302,11 +314,13 @@ fn short(d: &Sha256Digest) -> String {
 /// `GET /photo/{sha256}`: a photo the buyer page verified, or 404.
 pub(crate) async fn photo(
     State(state): State<AppState>,
-    Path(digest): Path<String>,
+    digest: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, ApiError> {
+    // A segment that is not even UTF-8 names no photo either.
     let digest: Sha256Digest = digest
-        .parse()
-        .map_err(|_| ApiError::NotFound("No such photo.".into()))?;
+        .ok()
+        .and_then(|Path(d)| d.parse().ok())
+        .ok_or_else(|| ApiError::NotFound("No such photo.".into()))?;
     let (bytes, media_type) = state
         .photos
         .get(&digest)

@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use loupe_schemas::json::{StrictJsonError, check_unique_keys};
 use loupe_schemas::token::Sha256Digest;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
@@ -158,6 +159,12 @@ async fn read_json(state: &AppState, request: Request) -> Result<(What, FilesInH
                 ApiError::BadRequest(format!("The request body could not be read: {e}"))
             }
         })?;
+    // A map (`files`) would keep the last of two equal keys, and a struct
+    // reports a repeated field as a type error: refuse both alike, as a
+    // document with no single meaning.
+    if let Err(e @ StrictJsonError::DuplicateKey(_)) = check_unique_keys(&body) {
+        return Err(ApiError::BadRequest(format!("Malformed JSON: {e}.")));
+    }
     let req: VerifyRequest = serde_json::from_slice(&body).map_err(json_error)?;
     let mut files = FilesInHand::default();
     for (role, hex) in req.files.iter().flatten() {

@@ -119,13 +119,52 @@ pub enum CliError {
     Message(String),
 }
 
+/// The first paragraph of a clap error on one line, without its `error: `
+/// prefix, plus a pointer to `--help`.
+fn usage_line(e: &clap::Error) -> String {
+    let text = e.to_string();
+    let first: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| l.is_empty())
+        .take_while(|l| !l.is_empty())
+        .collect();
+    let first = first.join(" ");
+    let first = first.strip_prefix("error: ").unwrap_or(&first);
+    if first.is_empty() {
+        "invalid arguments; see --help".to_owned()
+    } else {
+        format!("{first}; see --help")
+    }
+}
+
 fn err(e: impl std::fmt::Display) -> CliError {
     CliError::Message(e.to_string())
 }
 
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    let _ = e.print();
+                    ExitCode::SUCCESS
+                }
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    eprintln!("loupe: error: a subcommand is required; see --help");
+                    ExitCode::from(2)
+                }
+                // A usage error is one line too (clap's own is several).
+                _ => {
+                    eprintln!("loupe: error: {}", usage_line(&e));
+                    ExitCode::from(2)
+                }
+            };
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -101,6 +101,8 @@ impl Lab {
             batch_size: 256,
             batch_delay: Duration::from_millis(2),
             request_timeout: Duration::from_secs(30),
+            rate_limit_per_minute: 0,
+            max_concurrent_requests: 4096,
             key_history: Default::default(),
             expect_checkpoint: None,
         };

@@ -128,6 +128,8 @@ impl Lab {
             batch_size: 64,
             batch_delay: Duration::from_millis(1),
             request_timeout: Duration::from_secs(30),
+            rate_limit_per_minute: 0,
+            max_concurrent_requests: 4096,
             key_history: options.key_history,
             expect_checkpoint: options.expect_checkpoint,
         };
