@@ -16,6 +16,12 @@ use loupe_verifier::{FilesInHand, Status};
 #[path = "fixture.rs"]
 mod fixture;
 
+// The allocator of the `loupe` binary (see `src/main.rs`); run with
+// `--no-default-features` for the system allocator.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn bench(c: &mut Criterion) {
     let fixture::Fixture {
         key,

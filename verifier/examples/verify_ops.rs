@@ -15,6 +15,12 @@
 #[path = "../benches/fixture.rs"]
 mod fixture;
 
+// The allocator of the `loupe` binary (see `src/main.rs`); build with
+// `--no-default-features` for the system allocator.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 
 use ed25519_dalek::Signer as _;

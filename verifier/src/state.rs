@@ -61,6 +61,25 @@ impl SeenCheckpoint {
     pub fn root(&self) -> Option<[u8; 32]> {
         STANDARD.decode(&self.root_hash).ok()?.try_into().ok()
     }
+
+    /// Its size and root.
+    #[must_use]
+    pub fn head(&self) -> SeenHead {
+        SeenHead {
+            size: self.size,
+            root: self.root(),
+        }
+    }
+}
+
+/// The size and root of a remembered checkpoint
+/// ([`CheckpointMemory::get_head`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeenHead {
+    /// Tree size.
+    pub size: u64,
+    /// Root hash (`None` if the stored text is not 32 bytes of base64).
+    pub root: Option<[u8; 32]>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -154,6 +173,24 @@ impl CheckpointMemory {
     #[must_use]
     pub fn get(&self, origin: &str) -> Option<SeenCheckpoint> {
         self.lock().get(origin).cloned()
+    }
+
+    /// The size and root hash of the newest checkpoint remembered for
+    /// `origin`, without copying the stored note (the hot path of a
+    /// verification that finds the tree it saw before).
+    #[must_use]
+    pub fn get_head(&self, origin: &str) -> Option<SeenHead> {
+        let logs = self.lock();
+        let seen = logs.get(origin)?;
+        let mut root = [0u8; 33];
+        let root = match STANDARD.decode_slice(&seen.root_hash, &mut root) {
+            Ok(32) => root[..32].try_into().ok(),
+            _ => None,
+        };
+        Some(SeenHead {
+            size: seen.size,
+            root,
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, SeenCheckpoint>> {

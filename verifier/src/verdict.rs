@@ -300,6 +300,10 @@ impl Report {
         outcome: Outcome,
         reason: impl Into<String>,
     ) {
+        if self.checks.capacity() == 0 {
+            // Every check a verification can make, in one allocation.
+            self.checks.reserve(16);
+        }
         self.checks.push(Check {
             name,
             subject,
@@ -383,11 +387,7 @@ impl Report {
                 ),
             )
         } else {
-            let who = self
-                .token
-                .as_ref()
-                .map(|t| t.claims().iss.clone())
-                .unwrap_or_default();
+            let who = self.token.as_ref().map_or("", |t| t.claims().iss.as_str());
             (
                 Status::Valid,
                 format!("Genuine: signed by {who} and recorded in its public log."),

@@ -18,7 +18,7 @@ use crate::chain::verify_chain;
 use crate::fetch::{FetchError, FetchOptions, Fetcher, Freshness};
 use crate::files::FilesInHand;
 use crate::qr::decode_qr;
-use crate::state::CheckpointMemory;
+use crate::state::{CheckpointMemory, SeenHead};
 use crate::trust::{Compromise, Issuer, Log, TrustStore};
 use crate::verdict::{
     CheckName, Ending, LogPosition, Outcome, Report, Status, TokenSummary, Verdict, rfc3339,
@@ -33,7 +33,7 @@ const MAX_CONSISTENCY: usize = 64 * 1024;
 const TOKEN_ACCEPT: &str = "application/cose";
 /// The media type asked for when fetching a consistency proof.
 const CONSISTENCY_ACCEPT: &str = "application/json";
-/// Verified checkpoints kept (by SHA-256 of the signed note).
+/// Verified checkpoints kept (by the signed note's text).
 const CHECKPOINT_CACHE: usize = 4096;
 
 /// What to verify.
@@ -92,10 +92,12 @@ pub struct Verifier {
     memory: Arc<CheckpointMemory>,
     fetcher: Option<Fetcher>,
     clock: Option<u64>,
-    /// Checkpoints whose log signature verified, by SHA-256 of the note.
-    checkpoints: Mutex<HashMap<[u8; 32], VerifiedCheckpoint>>,
-    /// Checkpoints that met the witness policy, by SHA-256 of the note.
-    witnessed: Mutex<HashMap<[u8; 32], ()>>,
+    /// Checkpoints whose log signature verified, by the note's text (a
+    /// note is a few hundred bytes; hashing it with the map's SipHash is
+    /// cheaper than a SHA-256 key).
+    checkpoints: Mutex<HashMap<Box<str>, VerifiedCheckpoint>>,
+    /// Checkpoints that met the witness policy, by the note's text.
+    witnessed: Mutex<HashMap<Box<str>, ()>>,
 }
 
 /// The status answer of an issuer (`GET /v1/tokens/{id}/status`).
@@ -599,12 +601,11 @@ impl Verifier {
 
     /// Opens a checkpoint with the log key alone (cached).
     fn checkpoint(&self, log: &Log, note: &str) -> Result<VerifiedCheckpoint, String> {
-        let key: [u8; 32] = Sha256::digest(note.as_bytes()).into();
         if let Some(hit) = self
             .checkpoints
             .lock()
             .ok()
-            .and_then(|c| c.get(&key).cloned())
+            .and_then(|c| c.get(note).cloned())
             // The cache is shared by every log: a note verified for one log
             // must not stand for another's.
             .filter(|hit| hit.origin() == log.origin)
@@ -622,7 +623,7 @@ impl Verifier {
             if cache.len() >= CHECKPOINT_CACHE {
                 cache.clear();
             }
-            cache.insert(key, cp.clone());
+            cache.insert(note.into(), cp.clone());
         }
         Ok(cp)
     }
@@ -633,7 +634,6 @@ impl Verifier {
         if policy.min == 0 {
             return Ok("no witness cosignatures required by your trust store".into());
         }
-        let key: [u8; 32] = Sha256::digest(note.as_bytes()).into();
         let met = format!(
             "cosigned by at least {} of the {} trusted witnesses",
             policy.min,
@@ -643,7 +643,7 @@ impl Verifier {
             .witnessed
             .lock()
             .ok()
-            .is_some_and(|c| c.contains_key(&key))
+            .is_some_and(|c| c.contains_key(note))
         {
             return Ok(met);
         }
@@ -660,14 +660,14 @@ impl Verifier {
             if cache.len() >= CHECKPOINT_CACHE {
                 cache.clear();
             }
-            cache.insert(key, ());
+            cache.insert(note.into(), ());
         }
         Ok(met)
     }
 
     /// Compares `cp` with the remembered checkpoint without the network.
     fn consistency_offline(&self, report: &mut Report, cp: &VerifiedCheckpoint) {
-        match self.memory.get(cp.origin()) {
+        match self.memory.get_head(cp.origin()) {
             None => {
                 report.pass(
                     CheckName::Consistency,
@@ -691,13 +691,8 @@ impl Verifier {
         }
     }
 
-    fn same_size(
-        &self,
-        report: &mut Report,
-        cp: &VerifiedCheckpoint,
-        seen: &crate::state::SeenCheckpoint,
-    ) {
-        if seen.root().as_ref() == Some(cp.root_hash()) {
+    fn same_size(&self, report: &mut Report, cp: &VerifiedCheckpoint, seen: &SeenHead) {
+        if seen.root.as_ref() == Some(cp.root_hash()) {
             report.pass(
                 CheckName::Consistency,
                 format!("the same tree of size {} seen before", cp.size()),
@@ -709,7 +704,8 @@ impl Verifier {
                     "LOG FORK: {} signed two different trees of size {} (root {} seen before, {} now); report this to the lab and your trust-store administrator",
                     cp.origin(),
                     cp.size(),
-                    seen.root_hash,
+                    seen.root
+                        .map_or_else(|| "unreadable".to_owned(), |r| STANDARD.encode(r)),
                     STANDARD.encode(cp.root_hash())
                 ),
             );
@@ -736,7 +732,7 @@ impl Verifier {
             return;
         };
         if seen.size == cp.size() {
-            self.same_size(report, cp, &seen);
+            self.same_size(report, cp, &seen.head());
             return;
         }
         let Some(seen_root) = seen.root() else {

@@ -191,6 +191,36 @@ impl Envelope {
         }
     }
 
+    /// An envelope whose message `logged` (no receipts) is already in the
+    /// logged form; `protected` and `payload` are sub-slices of it.
+    fn from_logged(
+        header: Header,
+        logged: &[u8],
+        protected: &[u8],
+        payload: &[u8],
+        signature: [u8; 64],
+    ) -> Self {
+        let range = |part: &[u8]| {
+            let start = (part.as_ptr() as usize).wrapping_sub(logged.as_ptr() as usize);
+            start..start + part.len()
+        };
+        let (protected, payload) = (range(protected), range(payload));
+        debug_assert!(logged.get(protected.clone()).is_some());
+        debug_assert!(logged.get(payload.clone()).is_some());
+        Self {
+            alg: header.alg,
+            kid: header.kid,
+            content_type: header.content_type,
+            x5chain: header.x5chain,
+            receipts: Vec::new(),
+            signature,
+            logged: logged.to_vec(),
+            protected,
+            payload,
+            id: TokenId::of_logged_bytes(logged),
+        }
+    }
+
     /// Parses a COSE_Sign1 strictly. Returns the envelope and the CWT claims
     /// map (header 15), unread.
     ///
@@ -248,7 +278,14 @@ impl Envelope {
 
         let receipts = parse_unprotected(unprotected)?;
         let Protected { header, cwt } = parse_protected(protected)?;
-        let envelope = Self::from_parts(header, receipts, protected, payload, signature);
+        let envelope = if receipts.is_empty() {
+            // With an empty unprotected header the message is already the
+            // logged form: `Item::checked` admits one encoding per item, so
+            // re-encoding the parts would give back exactly these bytes.
+            Self::from_logged(header, bytes, protected, payload, signature)
+        } else {
+            Self::from_parts(header, receipts, protected, payload, signature)
+        };
         Ok((envelope, cwt))
     }
 
