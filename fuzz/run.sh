@@ -6,6 +6,9 @@
 #
 #   FUZZ_SECONDS=600 bash fuzz/run.sh            # every target, 10 minutes each
 #   FUZZ_SECONDS=60 bash fuzz/run.sh token_parse  # one target
+#   FUZZ_PROFILE=dev bash fuzz/run.sh             # unoptimised build: compiles in a
+#                                                 # fraction of the time, runs slower
+#                                                 # (.ci/run's brief smoke run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${FUZZ_SECONDS:-60}"
@@ -14,7 +17,10 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install --locked cargo-fuzz
 fi
 
-cargo fuzz build -s none
+profile=()
+if [ "${FUZZ_PROFILE:-release}" = dev ]; then profile=(--dev); fi
+
+cargo fuzz build -s none "${profile[@]}"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   mapfile -t targets < <(cargo fuzz list)
@@ -27,7 +33,7 @@ for t in "${targets[@]}"; do
   echo "--- fuzz $t for ${seconds}s"
   log="$(mktemp)"
   status=0
-  cargo fuzz run -s none "$t" "$corpus" -- -max_total_time="$seconds" -print_final_stats=1 >"$log" 2>&1 || status=$?
+  cargo fuzz run -s none "${profile[@]}" "$t" "$corpus" -- -max_total_time="$seconds" -print_final_stats=1 >"$log" 2>&1 || status=$?
   grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)' "$log" || true
   if [ "$status" -ne 0 ]; then
     tail -n 40 "$log" >&2
