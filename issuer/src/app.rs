@@ -113,6 +113,8 @@ struct Inner {
     write_limiter: KeyRateLimiter,
     /// `/.well-known/loupe-issuer`, built from the key files on first use.
     description: std::sync::OnceLock<serde_json::Value>,
+    /// The connection loop's slots and counters.
+    http: loupe_httpd::Server,
 }
 
 impl std::fmt::Debug for AppState {
@@ -199,6 +201,7 @@ impl AppState {
         Self {
             inner: Arc::new(Inner {
                 write_limiter: KeyRateLimiter::new(config.rate_limit_per_minute),
+                http: loupe_httpd::Server::new(config.connections.clone()),
                 config,
                 store,
                 leadership,
@@ -256,6 +259,12 @@ impl AppState {
     #[must_use]
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// The HTTP connection loop (its limits and counters).
+    #[must_use]
+    pub fn http_server(&self) -> &loupe_httpd::Server {
+        &self.inner.http
     }
 
     /// The URL of a token: `{public_base_url}/t/{id}`.
@@ -438,9 +447,10 @@ pub async fn spawn(config: ServeConfig) -> Result<Running, AppError> {
     })?;
     let (stop, stopped) = oneshot::channel::<()>();
     let app = router(state.clone());
+    let server = state.http_server().clone();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service())
-            .with_graceful_shutdown(async move {
+        server
+            .serve(listener, app, async move {
                 let _ = stopped.await;
             })
             .await
@@ -473,8 +483,9 @@ pub async fn serve(
             source,
         })?;
     tracing::info!(addr = %listen, "loupe-issuer listening");
-    let result = axum::serve(listener, router(state.clone()).into_make_service())
-        .with_graceful_shutdown(shutdown)
+    let result = state
+        .http_server()
+        .serve(listener, router(state.clone()), shutdown)
         .await;
     state.shutdown().await;
     result.map_err(|source| AppError::Listen {

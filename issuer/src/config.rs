@@ -25,6 +25,10 @@
 //! | `request_timeout` | `60s` |
 //! | `rate_limit_per_minute` | `0` (off): writes per API key and minute, burst of the same size |
 //! | `max_concurrent_requests` | `4096`: requests served at once; more get 503 with `Retry-After` |
+//! | `max_connections` | `4096`: connections open at once; past it new ones wait in the kernel's backlog |
+//! | `max_connections_per_ip` | `0` (off): connections open at once from one address; leave off behind a load balancer |
+//! | `header_read_timeout` | `30s`: for a request's line and headers, and the keep-alive idle timeout |
+//! | `write_timeout` | `60s`: a response write that makes no progress this long closes the connection |
 //! | `expect_checkpoint` | none: a checkpoint file the log must contain to start (after a restore) |
 //! | `issuer_key_not_before`, `[[retired_issuer_key]]`, `previous_log_keys` | none: key rotation, config file only (see [`crate::rotation`]) |
 //!
@@ -291,6 +295,24 @@ pub struct ServeArgs {
     /// Requests served at once; more are refused with 503 [default: 4096].
     #[arg(long, env = "LOUPE_MAX_CONCURRENT_REQUESTS", value_name = "N")]
     pub max_concurrent_requests: Option<usize>,
+    /// Connections open at once; past it new ones wait in the kernel's
+    /// backlog [default: 4096].
+    #[arg(long, env = "LOUPE_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Connections open at once from one IP address; 0 turns the cap off.
+    /// Leave it off behind a load balancer or proxy, where every
+    /// connection has its address [default: 0].
+    #[arg(long, env = "LOUPE_MAX_CONNECTIONS_PER_IP", value_name = "N")]
+    pub max_connections_per_ip: Option<usize>,
+    /// Time allowed for a request's line and headers; also how long an
+    /// idle kept-alive connection stays open. Behind a load balancer, set
+    /// it above the balancer's idle timeout [default: 30s].
+    #[arg(long, env = "LOUPE_HEADER_READ_TIMEOUT", value_name = "DURATION")]
+    pub header_read_timeout: Option<HumanDuration>,
+    /// A response write that makes no progress this long closes the
+    /// connection [default: 60s].
+    #[arg(long, env = "LOUPE_WRITE_TIMEOUT", value_name = "DURATION")]
+    pub write_timeout: Option<HumanDuration>,
     /// A signed checkpoint this log published (e.g. the last one before a
     /// restore): refuse to start unless the database holds that tree.
     #[arg(long, env = "LOUPE_EXPECT_CHECKPOINT", value_name = "FILE")]
@@ -333,6 +355,14 @@ pub struct ConfigFile {
     pub rate_limit_per_minute: Option<u32>,
     /// See [`ServeArgs::max_concurrent_requests`].
     pub max_concurrent_requests: Option<usize>,
+    /// See [`ServeArgs::max_connections`].
+    pub max_connections: Option<usize>,
+    /// See [`ServeArgs::max_connections_per_ip`].
+    pub max_connections_per_ip: Option<usize>,
+    /// See [`ServeArgs::header_read_timeout`].
+    pub header_read_timeout: Option<HumanDuration>,
+    /// See [`ServeArgs::write_timeout`].
+    pub write_timeout: Option<HumanDuration>,
     /// See [`ServeArgs::expect_checkpoint`].
     pub expect_checkpoint: Option<PathBuf>,
     /// When the current issuer key started signing (published).
@@ -456,6 +486,8 @@ pub struct ServeConfig {
     pub rate_limit_per_minute: u32,
     /// Requests served at once (at least 1); more get 503.
     pub max_concurrent_requests: usize,
+    /// Connection cap and per-connection timeouts.
+    pub connections: loupe_httpd::ConnectionLimits,
     /// Earlier keys: published, and previous log keys co-sign checkpoints.
     pub key_history: KeyHistory,
     /// A published checkpoint the log must contain to start.
@@ -645,6 +677,20 @@ impl ServeArgs {
                 format!("must be between 1 and {MAX_CONCURRENT_REQUESTS_LIMIT}"),
             ));
         }
+        let connections = resolve_connection_limits(
+            ConnectionSettings {
+                max_connections: self.max_connections,
+                max_connections_per_ip: self.max_connections_per_ip,
+                header_read_timeout: self.header_read_timeout,
+                write_timeout: self.write_timeout,
+            },
+            ConnectionSettings {
+                max_connections: file.max_connections,
+                max_connections_per_ip: file.max_connections_per_ip,
+                header_read_timeout: file.header_read_timeout,
+                write_timeout: file.write_timeout,
+            },
+        )?;
         let issuer_key_not_before = file
             .issuer_key_not_before
             .as_ref()
@@ -690,10 +736,78 @@ impl ServeArgs {
             request_timeout,
             rate_limit_per_minute,
             max_concurrent_requests,
+            connections,
             key_history,
             expect_checkpoint,
         })
     }
+}
+
+/// Largest `max_connections` (and `max_connections_per_ip`) accepted.
+pub const MAX_CONNECTIONS_LIMIT: usize = 1 << 20;
+
+/// The connection settings of one source (flags and environment, or the
+/// config file).
+struct ConnectionSettings {
+    max_connections: Option<usize>,
+    max_connections_per_ip: Option<usize>,
+    header_read_timeout: Option<HumanDuration>,
+    write_timeout: Option<HumanDuration>,
+}
+
+/// The connection settings of `args` over `file`, defaulted and checked.
+fn resolve_connection_limits(
+    args: ConnectionSettings,
+    file: ConnectionSettings,
+) -> Result<loupe_httpd::ConnectionLimits, ConfigError> {
+    let max_connections = args
+        .max_connections
+        .or(file.max_connections)
+        .unwrap_or(loupe_httpd::DEFAULT_MAX_CONNECTIONS);
+    if !(1..=MAX_CONNECTIONS_LIMIT).contains(&max_connections) {
+        return Err(invalid(
+            "max_connections",
+            format!("must be between 1 and {MAX_CONNECTIONS_LIMIT}"),
+        ));
+    }
+    let max_connections_per_ip = args
+        .max_connections_per_ip
+        .or(file.max_connections_per_ip)
+        .unwrap_or(0);
+    if max_connections_per_ip > max_connections {
+        return Err(invalid(
+            "max_connections_per_ip",
+            "must be at most max_connections (0 turns it off)",
+        ));
+    }
+    let timeout = |name: &'static str,
+                   flag: Option<HumanDuration>,
+                   from_file: Option<HumanDuration>,
+                   default| {
+        let d = flag.or(from_file).map_or(default, |d| d.0);
+        if (Duration::from_millis(100)..=Duration::from_secs(3600)).contains(&d) {
+            Ok(d)
+        } else {
+            Err(invalid(name, "must be between 100ms and 1h"))
+        }
+    };
+    Ok(loupe_httpd::ConnectionLimits {
+        max_connections,
+        max_connections_per_ip,
+        header_read_timeout: timeout(
+            "header_read_timeout",
+            args.header_read_timeout,
+            file.header_read_timeout,
+            loupe_httpd::DEFAULT_HEADER_READ_TIMEOUT,
+        )?,
+        write_timeout: timeout(
+            "write_timeout",
+            args.write_timeout,
+            file.write_timeout,
+            loupe_httpd::DEFAULT_WRITE_TIMEOUT,
+        )?,
+        ..loupe_httpd::ConnectionLimits::default()
+    })
 }
 
 impl ServeConfig {

@@ -272,3 +272,50 @@ async fn a_slow_client_does_not_stall_the_sequencer() {
         db.cleanup().await;
     }
 }
+
+/// A client trickling its request headers (Slowloris) is disconnected
+/// once `header_read_timeout` has passed, while other clients are served;
+/// `/metrics` counts the connection that ended so. Without the timeout
+/// the trickle would hold its connection (and, at `max_connections`,
+/// everyone else's slot) for as long as it liked.
+#[tokio::test]
+async fn a_client_trickling_its_headers_is_disconnected() {
+    let db = TestDb::sqlite();
+    let tmp = tempfile::tempdir().unwrap();
+    let key = create_key(tmp.path(), &db).await;
+    let server = Server::start(
+        tmp.path(),
+        &db.url,
+        &["--header-read-timeout", "500ms", "--max-connections", "64"],
+    )
+    .await;
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: lab.test\r\n")
+        .await
+        .unwrap();
+    let trickle = async {
+        // A header byte every 50 ms: always progress, never a whole head.
+        for b in b"X-Slow: ".iter().chain([b'a'; 1000].iter()) {
+            if s.write_all(&[*b]).await.is_err() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    };
+    let issuing = async {
+        let a = try_issue(server.addr, &key, "WHILE-TRICKLING").await;
+        assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    };
+    let (cut, ()) = tokio::join!(trickle, issuing);
+    assert!(cut, "the trickling client was never disconnected");
+    let metrics = Raw::new("GET", "/metrics").send(server.addr).await;
+    let text = String::from_utf8_lossy(&metrics.body);
+    let errored = text
+        .lines()
+        .find_map(|l| l.strip_prefix("loupe_http_connections_errored_total "))
+        .and_then(|v| v.parse::<u64>().ok());
+    assert!(matches!(errored, Some(n) if n >= 1), "{text}");
+    assert!(text.contains("loupe_http_connections_open "), "{text}");
+    server.stop().await;
+}

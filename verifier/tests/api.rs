@@ -309,6 +309,12 @@ async fn verify_by_url_and_by_token_give_schema_valid_verdicts() {
         text.contains("loupe_verifier_verification_seconds_count 9"),
         "{text}"
     );
+    // The connection loop's counters: this client's connection is open.
+    let open = text
+        .lines()
+        .find_map(|l| l.strip_prefix("loupe_verifier_http_connections_open "))
+        .and_then(|v| v.parse::<u64>().ok());
+    assert!(matches!(open, Some(n) if n >= 1), "{text}");
     api.stop();
     lab.stop().await;
 }

@@ -133,7 +133,14 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics().render(size, state.leadership().is_leader()),
+        {
+            let mut text = state.metrics().render(size, state.leadership().is_leader());
+            state
+                .http_server()
+                .stats()
+                .write_prometheus(&mut text, "loupe");
+            text
+        },
     )
         .into_response())
 }

@@ -36,6 +36,25 @@ fn defaults() {
     assert_eq!(c.request_timeout, Duration::from_secs(60));
     assert_eq!(c.rate_limit_per_minute, 0, "off by default");
     assert_eq!(c.max_concurrent_requests, 4096);
+    assert_eq!(c.connections, loupe_httpd::ConnectionLimits::default());
+    let c = ServeArgs::default()
+        .resolve_with(
+            ConfigFile::parse(
+                "max_connections = 100\nmax_connections_per_ip = 10\n\
+                 header_read_timeout = \"5s\"\nwrite_timeout = \"250ms\"",
+            )
+            .expect("parses"),
+        )
+        .expect("valid");
+    assert_eq!(
+        (
+            c.connections.max_connections,
+            c.connections.max_connections_per_ip,
+            c.connections.header_read_timeout,
+            c.connections.write_timeout
+        ),
+        (100, 10, Duration::from_secs(5), Duration::from_millis(250))
+    );
     let c = ServeArgs::default()
         .resolve_with(
             ConfigFile::parse("rate_limit_per_minute = 600\nmax_concurrent_requests = 64")
@@ -294,6 +313,18 @@ fn invalid_values_name_the_setting() {
             "request_timeout = \"2s\"\nbatch_delay = \"2s\"",
             "longer",
         ),
+        ("max_connections", "max_connections = 0", "between"),
+        (
+            "max_connections_per_ip",
+            "max_connections = 10\nmax_connections_per_ip = 11",
+            "at most",
+        ),
+        (
+            "header_read_timeout",
+            "header_read_timeout = \"10ms\"",
+            "between",
+        ),
+        ("write_timeout", "write_timeout = \"2h\"", "between"),
     ];
     for (key, text, want) in rows {
         let file = ConfigFile::parse(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));

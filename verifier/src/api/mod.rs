@@ -12,9 +12,10 @@
 //!
 //! Errors are RFC 9457 problem details ([`problem`]). `POST /v1/verify` and
 //! `GET /verify` are rate limited per client address ([`rate_limit`]),
-//! which needs the connection's address: serve with
-//! `into_make_service_with_connect_info::<SocketAddr>()` (as [`serve`]
-//! does); without it, requests are not limited.
+//! which needs the connection's address: [`serve`] (the connection loop of
+//! `loupe-httpd`) gives every request its peer's address; with your own
+//! loop, serve with `into_make_service_with_connect_info::<SocketAddr>()`.
+//! Without it, requests are not limited.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
@@ -28,7 +29,7 @@
 //! };
 //! let verifier = Arc::new(Verifier::new(trust).online(options)?);
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8081").await?;
-//! serve(listener, verifier, ApiConfig::default()).await?;
+//! serve(listener, verifier, ApiConfig::default(), std::future::pending()).await?;
 //! # Ok(()) }
 //! ```
 
@@ -81,6 +82,8 @@ pub struct ApiConfig {
     pub photo_cache_bytes: usize,
     /// Largest photo the buyer page fetches and shows, in bytes.
     pub max_photo_bytes: u64,
+    /// Connection cap and per-connection timeouts of [`serve`].
+    pub connections: loupe_httpd::ConnectionLimits,
 }
 
 impl Default for ApiConfig {
@@ -93,6 +96,7 @@ impl Default for ApiConfig {
             request_timeout: Duration::from_secs(30),
             photo_cache_bytes: 64 << 20,
             max_photo_bytes: 16 << 20,
+            connections: loupe_httpd::ConnectionLimits::default(),
         }
     }
 }
@@ -105,6 +109,7 @@ pub(crate) struct Shared {
     pub metrics: Metrics,
     pub limiter: RateLimiter,
     pub photos: PhotoCache,
+    pub http: loupe_httpd::Server,
 }
 
 /// The handlers' state.
@@ -112,10 +117,18 @@ pub(crate) type AppState = Arc<Shared>;
 
 /// The API's router.
 pub fn router(verifier: Arc<Verifier>, config: ApiConfig) -> axum::Router {
+    build(verifier, config).0
+}
+
+/// The router and the connection loop whose counters its `/metrics`
+/// reports.
+fn build(verifier: Arc<Verifier>, config: ApiConfig) -> (axum::Router, loupe_httpd::Server) {
+    let http = loupe_httpd::Server::new(config.connections.clone());
     let state: AppState = Arc::new(Shared {
         limiter: RateLimiter::new(config.rate_limit_per_minute, config.rate_limit_clients),
         photos: PhotoCache::new(config.photo_cache_bytes),
         metrics: Metrics::default(),
+        http: http.clone(),
         verifier,
         config,
     });
@@ -127,7 +140,7 @@ pub fn router(verifier: Arc<Verifier>, config: ApiConfig) -> axum::Router {
             Arc::clone(&state),
             rate_limit,
         ));
-    Router::new()
+    let router = Router::new()
         .merge(limited)
         .route("/", get(page::index))
         .route("/photo/{sha256}", get(page::photo))
@@ -148,7 +161,8 @@ pub fn router(verifier: Arc<Verifier>, config: ApiConfig) -> axum::Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .with_state(state)
+        .with_state(state);
+    (router, http)
 }
 
 /// Refuses a request with 429 when its client's bucket is empty.
@@ -162,7 +176,8 @@ async fn rate_limit(State(state): State<AppState>, request: Request, next: Next)
     next.run(request).await
 }
 
-/// Serves the API on `listener` until the process ends.
+/// Serves the API on `listener` (with [`ApiConfig::connections`]) until
+/// `shutdown` completes, then finishes the requests in flight.
 ///
 /// # Errors
 /// The listener's I/O error.
@@ -170,11 +185,8 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     verifier: Arc<Verifier>,
     config: ApiConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
-    let app = router(verifier, config);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await
+    let (app, http) = build(verifier, config);
+    http.serve(listener, app, shutdown).await
 }

@@ -25,7 +25,14 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        {
+            let mut text = state.metrics.render();
+            state
+                .http
+                .stats()
+                .write_prometheus(&mut text, "loupe_verifier");
+            text
+        },
     )
         .into_response()
 }

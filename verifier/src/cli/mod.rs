@@ -107,6 +107,20 @@ struct ServeArgs {
     /// Requests per minute allowed per client address (0: unlimited).
     #[arg(long, default_value_t = 600)]
     rate_limit: u32,
+    /// Connections open at once; past it new ones wait in the kernel's
+    /// backlog.
+    #[arg(long, default_value_t = loupe_httpd::DEFAULT_MAX_CONNECTIONS, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1 << 20))]
+    max_connections: usize,
+    /// Connections open at once from one IP address (0: no cap; leave it
+    /// off behind a load balancer or proxy).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    max_connections_per_ip: usize,
+    /// Seconds allowed for a request's line and headers; also how long an
+    /// idle kept-alive connection stays open.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_read_timeout: u64,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -355,9 +369,19 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     eprintln!("loupe: verification API and buyer page on http://{addr}/");
     let config = ApiConfig {
         rate_limit_per_minute: args.rate_limit,
+        connections: loupe_httpd::ConnectionLimits {
+            max_connections: args.max_connections,
+            max_connections_per_ip: args.max_connections_per_ip,
+            header_read_timeout: Duration::from_secs(args.header_read_timeout),
+            ..loupe_httpd::ConnectionLimits::default()
+        },
         ..ApiConfig::default()
     };
-    crate::api::serve(listener, Arc::new(verifier), config)
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("loupe: stopping (finishing the requests in flight)");
+    };
+    crate::api::serve(listener, Arc::new(verifier), config, stop)
         .await
         .map_err(err)?;
     Ok(ExitCode::SUCCESS)

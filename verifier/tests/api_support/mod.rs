@@ -103,6 +103,7 @@ impl Lab {
             request_timeout: Duration::from_secs(30),
             rate_limit_per_minute: 0,
             max_concurrent_requests: 4096,
+            connections: loupe_httpd::ConnectionLimits::default(),
             key_history: Default::default(),
             expect_checkpoint: None,
         };
@@ -340,7 +341,7 @@ impl Api {
     pub async fn start(verifier: Arc<Verifier>, config: ApiConfig) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let task = tokio::spawn(serve(listener, verifier, config));
+        let task = tokio::spawn(serve(listener, verifier, config, std::future::pending()));
         Self { base, task }
     }
 

@@ -130,6 +130,7 @@ impl Lab {
             request_timeout: Duration::from_secs(30),
             rate_limit_per_minute: 0,
             max_concurrent_requests: 4096,
+            connections: loupe_httpd::ConnectionLimits::default(),
             key_history: options.key_history,
             expect_checkpoint: options.expect_checkpoint,
         };
