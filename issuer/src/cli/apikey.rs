@@ -80,7 +80,7 @@ pub enum ApikeyCommand {
     },
 }
 
-async fn open(config: &ServeConfig) -> Result<std::sync::Arc<dyn Store>, CliError> {
+pub(super) async fn open(config: &ServeConfig) -> Result<std::sync::Arc<dyn Store>, CliError> {
     store::open_store(&config.database_url).await.map_err(|e| {
         CliError::store(
             format!(

@@ -19,6 +19,7 @@ pub mod backup;
 pub mod batch;
 pub mod capture;
 pub mod demo;
+pub mod entries;
 mod error;
 pub mod issue;
 pub mod keygen;
@@ -66,6 +67,9 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Copy a live SQLite log to a new file, consistently (PostgreSQL: pg_dump).
     Backup(backup::BackupArgs),
+    /// List the log's entries (directly from the database), by index range,
+    /// signing key and kind: e.g. every entry a stolen key signed.
+    Entries(Box<entries::EntriesArgs>),
 }
 
 /// Where the issuer is and how to authenticate: shared by `issue` and
@@ -163,6 +167,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Qr(args) => qr::run(&args),
         Command::Demo(args) => demo::run(args).await,
         Command::Backup(args) => backup::run(&args).await,
+        Command::Entries(args) => entries::run(&args).await.map(|_| ()),
     }
 }
 
