@@ -188,7 +188,7 @@ impl ProblemType {
 
 /// A problem details object (RFC 9457 §3), as served and as a client reads
 /// it. Unknown extension members are ignored when reading.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
     /// A URI under [`PROBLEM_BASE`] naming the kind of problem.
     #[serde(rename = "type")]
@@ -210,7 +210,6 @@ pub struct Problem {
     pub field: Option<String>,
     /// Extension (`active-token-exists`): the id of the active token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
     pub current_token: Option<TokenId>,
     /// Extension (`payload-too-large`): the limit in bytes, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
