@@ -665,9 +665,13 @@ pub struct ApiPath<T>(pub T);
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
 
+/// The `detail` of the 404 for a path no route serves, which tells it
+/// apart from a route's own 404 (no such token, media, tile).
+pub const NO_ROUTE_DETAIL: &str = "There is no resource at this path.";
+
 /// A `Router::fallback` handler: 404 `not-found` as a problem.
 pub async fn not_found_fallback() -> ApiError {
-    ApiError::not_found("There is no resource at this path.")
+    ApiError::not_found(NO_ROUTE_DETAIL)
 }
 
 /// A `Router::method_not_allowed_fallback` handler: 405 as a problem.
