@@ -188,7 +188,7 @@ impl ProblemType {
 
 /// A problem details object (RFC 9457 §3), as served and as a client reads
 /// it. Unknown extension members are ignored when reading.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
     /// A URI under [`PROBLEM_BASE`] naming the kind of problem.
     #[serde(rename = "type")]
@@ -210,7 +210,6 @@ pub struct Problem {
     pub field: Option<String>,
     /// Extension (`active-token-exists`): the id of the active token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
     pub current_token: Option<TokenId>,
     /// Extension (`payload-too-large`): the limit in bytes, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -666,9 +665,13 @@ pub struct ApiPath<T>(pub T);
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
 
+/// The `detail` of the 404 for a path no route serves, which tells it
+/// apart from a route's own 404 (no such token, media, tile).
+pub const NO_ROUTE_DETAIL: &str = "There is no resource at this path.";
+
 /// A `Router::fallback` handler: 404 `not-found` as a problem.
 pub async fn not_found_fallback() -> ApiError {
-    ApiError::not_found("There is no resource at this path.")
+    ApiError::not_found(NO_ROUTE_DETAIL)
 }
 
 /// A `Router::method_not_allowed_fallback` handler: 405 as a problem.

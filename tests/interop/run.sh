@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Interop between loupe-schemas (Rust) and pycose 1.1.0 (Python), both ways.
-# Creates a throwaway venv, installs tests/interop/requirements.txt from PyPI,
-# and exits non-zero on any mismatch.
+# Interop between loupe-schemas (Rust) and pycose 1.1.0 (Python), both ways,
+# and the issuer's generated OpenAPI document checked by an independent
+# validator (openapi-spec-validator). Creates a throwaway venv, installs
+# tests/interop/requirements.txt from PyPI, and exits non-zero on any
+# mismatch.
 #
 #   bash tests/interop/run.sh        (PYTHON=python3.12 to choose the interpreter)
 set -euo pipefail
@@ -24,5 +26,9 @@ cargo run --quiet -p loupe-schemas --example interop_emit -- "$out"
 echo "== pycose -> Rust"
 "$py" "$here/cose_interop.py" make "$out"
 cargo run --quiet -p loupe-schemas --example interop_check -- "$out"
+
+echo "== issuer OpenAPI document -> openapi-spec-validator"
+cargo run --quiet -p loupe-issuer --example openapi_emit -- "$work/issuer.openapi.json"
+"$py" "$here/openapi_check.py" "$work/issuer.openapi.json"
 
 echo "interop: all checks passed"

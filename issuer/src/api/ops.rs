@@ -3,15 +3,57 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::app::AppState;
-use crate::problem::ApiError;
+use crate::problem::{ApiError, PROBLEM_JSON, Problem};
 use crate::rotation::rfc3339;
+
+/// Whether this instance sequences the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// This instance sequences the log.
+    Leader,
+    /// It hands writes to the instance that does (PostgreSQL scale-out).
+    Standby,
+}
+
+/// The health of this instance: the database answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    #[schema(schema_with = ok)]
+    pub status: &'static str,
+    /// The log's size.
+    #[schema(minimum = 0)]
+    pub tree_size: u64,
+    /// This instance's role.
+    pub sequencer: Role,
+}
+
+/// The schema of [`Health::status`].
+fn ok() -> utoipa::openapi::schema::ObjectBuilder {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["ok"]))
+}
 
 /// `GET /healthz`: 200 with the tree size and this instance's role
 /// (`leader` when it sequences the log, `standby` otherwise) when the
 /// database answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    operation_id = "get_health",
+    summary = "Health",
+    responses(
+        (status = 200, description = "The database answers", body = Health, content_type = "application/json"),
+        (status = 503, description = "The database does not answer, or the service is unavailable", body = Problem, content_type = PROBLEM_JSON),
+    ),
+)]
 pub async fn healthz(State(state): State<AppState>) -> Result<Response, ApiError> {
     let size = state.store().tree_size().await.map_err(|e| {
         tracing::warn!(error = %e, "health check: database");
@@ -21,11 +63,72 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Response, ApiError
         }
     })?;
     let role = if state.leadership().is_leader() {
-        "leader"
+        Role::Leader
     } else {
-        "standby"
+        Role::Standby
     };
-    Ok(axum::Json(json!({ "status": "ok", "tree_size": size, "sequencer": role })).into_response())
+    Ok(axum::Json(Health {
+        status: "ok",
+        tree_size: size,
+        sequencer: role,
+    })
+    .into_response())
+}
+
+/// What a verifier needs to trust this issuer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IssuerDescription {
+    /// The issuer origin, the tokens' `iss`.
+    pub origin: String,
+    /// The public base URL (token URLs are `{url}/t/{id}`).
+    pub url: String,
+    /// The token-signing keys: the current one first, then retired ones.
+    pub keys: Vec<PublishedKey>,
+    /// The log.
+    pub log: LogDescription,
+}
+
+/// One published token-signing key.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublishedKey {
+    /// The Ed25519 public key, standard base64 of 32 bytes.
+    #[schema(content_encoding = "base64")]
+    pub public_key: String,
+    /// Its key id: the first 16 bytes of its SHA-256, hex.
+    #[schema(pattern = "^[0-9a-f]{32}$")]
+    pub kid: String,
+    /// The start of its validity window for `iat` (RFC 3339), when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime, nullable = false)]
+    pub not_before: Option<String>,
+    /// The end of its validity window for `iat` (RFC 3339), for a retired
+    /// key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime, nullable = false)]
+    pub not_after: Option<String>,
+    /// When it was stolen (RFC 3339), if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime, nullable = false)]
+    pub compromised_at: Option<String>,
+    /// With `compromised_at`: the size of the last checkpoint known to
+    /// have been published before the theft.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 0)]
+    pub logged_before: Option<u64>,
+}
+
+/// The issuer's transparency log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogDescription {
+    /// The log origin, the first line of its checkpoints.
+    pub origin: String,
+    /// The current note verifier key (`<name>+<hash>+<key>`).
+    pub key: String,
+    /// Every note verifier key signing checkpoints now, the current one
+    /// first.
+    pub keys: Vec<String>,
+    /// Where the log is served (`{url}/checkpoint`, `{url}/tile/...`).
+    pub url: String,
 }
 
 /// `GET /.well-known/loupe-issuer`: what a verifier needs to trust this
@@ -35,11 +138,23 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Response, ApiError
 /// (`key`: the current one; `keys`: every key signing checkpoints now) and
 /// URL. Fetched keys prove nothing by themselves: verifiers compare the
 /// fingerprints out of band.
+#[utoipa::path(
+    get,
+    path = "/.well-known/loupe-issuer",
+    tag = "operations",
+    operation_id = "get_issuer_description",
+    summary = "What a verifier needs to trust this issuer",
+    description = "The issuer's origin and URL, its token-signing keys (the current one and retired ones, each with its validity window and any compromise record), and its log's origin, note verifier keys and URL; `loupe trust add {url}` reads it. Fetched keys prove nothing by themselves: compare the fingerprints out of band.",
+    responses(
+        (status = 200, description = "The description (`Cache-Control: public, max-age=300`)", body = IssuerDescription, content_type = "application/json"),
+    ),
+)]
 pub async fn issuer_description(State(state): State<AppState>) -> Result<Response, ApiError> {
     let description = match state.description().get() {
         Some(d) => d.clone(),
         None => {
-            let d = describe(&state).map_err(ApiError::internal)?;
+            let d = serde_json::to_value(describe(&state).map_err(ApiError::internal)?)
+                .map_err(ApiError::internal)?;
             state.description().get_or_init(|| d).clone()
         }
     };
@@ -51,34 +166,27 @@ pub async fn issuer_description(State(state): State<AppState>) -> Result<Respons
 }
 
 /// One published token-signing key.
-fn key_json(
+fn published_key(
     key: &ed25519_dalek::VerifyingKey,
     not_before: Option<u64>,
     not_after: Option<u64>,
     compromise: Option<(u64, u64)>,
-) -> serde_json::Value {
-    let mut k = json!({
-        "public_key": base64::Engine::encode(
+) -> PublishedKey {
+    PublishedKey {
+        public_key: base64::Engine::encode(
             &base64::engine::general_purpose::STANDARD,
-            key.as_bytes()
+            key.as_bytes(),
         ),
-        "kid": hex::encode(loupe_schemas::token::Kid::of(key).as_bytes()),
-    });
-    if let Some(t) = not_before {
-        k["not_before"] = json!(rfc3339(t));
+        kid: hex::encode(loupe_schemas::token::Kid::of(key).as_bytes()),
+        not_before: not_before.map(rfc3339),
+        not_after: not_after.map(rfc3339),
+        compromised_at: compromise.map(|(at, _)| rfc3339(at)),
+        logged_before: compromise.map(|(_, logged_before)| logged_before),
     }
-    if let Some(t) = not_after {
-        k["not_after"] = json!(rfc3339(t));
-    }
-    if let Some((at, logged_before)) = compromise {
-        k["compromised_at"] = json!(rfc3339(at));
-        k["logged_before"] = json!(logged_before);
-    }
-    k
 }
 
 /// Builds the issuer description from the configuration and key files.
-fn describe(state: &AppState) -> Result<serde_json::Value, crate::keys::KeyFileError> {
+fn describe(state: &AppState) -> Result<IssuerDescription, crate::keys::KeyFileError> {
     let config = state.config();
     let history = &config.key_history;
     let mut log_keys = vec![
@@ -93,7 +201,7 @@ fn describe(state: &AppState) -> Result<serde_json::Value, crate::keys::KeyFileE
                 .to_vkey(),
         );
     }
-    let mut keys = vec![key_json(
+    let mut keys = vec![published_key(
         &state.issuer_key().verifying_key(),
         history.issuer_key_not_before,
         None,
@@ -101,27 +209,38 @@ fn describe(state: &AppState) -> Result<serde_json::Value, crate::keys::KeyFileE
     )];
     for retired in &history.retired_issuer_keys {
         let key = crate::keys::load_verifying_key(&retired.public_key)?;
-        keys.push(key_json(
+        keys.push(published_key(
             &key,
             retired.not_before,
             Some(retired.not_after),
             retired.compromise,
         ));
     }
-    Ok(json!({
-        "origin": config.issuer_origin,
-        "url": config.public_base_url,
-        "keys": keys,
-        "log": {
-            "origin": config.log_origin,
-            "key": log_keys[0],
-            "keys": log_keys,
-            "url": config.public_base_url,
+    Ok(IssuerDescription {
+        origin: config.issuer_origin.clone(),
+        url: config.public_base_url.clone(),
+        keys,
+        log: LogDescription {
+            origin: config.log_origin.clone(),
+            key: log_keys.first().cloned().unwrap_or_default(),
+            keys: log_keys,
+            url: config.public_base_url.clone(),
         },
-    }))
+    })
 }
 
 /// `GET /metrics`: Prometheus text.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    operation_id = "get_metrics",
+    summary = "Prometheus metrics",
+    description = "Tokens issued, revocations, rejected writes, tree size, `loupe_sequencer_leader` (1 or 0), write latency histogram.",
+    responses(
+        (status = 200, description = "Prometheus exposition text, version 0.0.4", body = String, content_type = "text/plain"),
+    ),
+)]
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let size = state
         .store()
@@ -145,47 +264,21 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
         .into_response())
 }
 
-/// The OpenAPI 3.1 document: `issuer/openapi.json` with the normative JSON
-/// Schemas of `schemas/json/` embedded under `components/schemas`, so the
-/// document is self-contained and the schemas have one source.
-#[must_use]
-pub fn openapi_document() -> serde_json::Value {
-    const SCHEMAS: [(&str, &str); 4] = [
-        (
-            "provenance",
-            include_str!("../../../schemas/json/provenance.schema.json"),
-        ),
-        (
-            "token",
-            include_str!("../../../schemas/json/token.schema.json"),
-        ),
-        (
-            "issuance",
-            include_str!("../../../schemas/json/issuance.schema.json"),
-        ),
-        (
-            "problem",
-            include_str!("../../../schemas/json/problem.schema.json"),
-        ),
-    ];
-    let mut doc: serde_json::Value =
-        serde_json::from_str(include_str!("../../openapi.json")).unwrap_or_else(|_| json!({}));
-    if let Some(components) = doc
-        .pointer_mut("/components/schemas")
-        .and_then(|c| c.as_object_mut())
-    {
-        for (name, text) in SCHEMAS {
-            if let Ok(schema) = serde_json::from_str(text) {
-                components.insert(name.to_owned(), schema);
-            }
-        }
-    }
-    doc
-}
-
-/// `GET /openapi.json`: the API description (OpenAPI 3.1).
+/// `GET /openapi.json`: this document, generated from the code (see
+/// [`super::openapi`]).
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    operation_id = "get_openapi",
+    summary = "This document (OpenAPI 3.1)",
+    description = "Generated from the code; the normative JSON Schemas of the token claims are embedded under `components/schemas`.",
+    responses(
+        (status = 200, description = "OpenAPI 3.1", body = Object, content_type = "application/json"),
+    ),
+)]
 pub async fn openapi() -> Response {
     static DOC: std::sync::LazyLock<String> =
-        std::sync::LazyLock::new(|| openapi_document().to_string());
+        std::sync::LazyLock::new(|| super::openapi_document().to_string());
     ([(header::CONTENT_TYPE, "application/json")], DOC.as_str()).into_response()
 }

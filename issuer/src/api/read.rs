@@ -14,11 +14,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 use tokio_util::io::ReaderStream;
+use utoipa::{IntoParams, ToSchema};
 
-use super::parse_token_id;
+use super::openapi as doc;
+use super::{TokenPath, parse_token_id};
 use crate::app::AppState;
 use crate::media::parse_media_id;
-use crate::problem::{ApiError, ApiPath};
+use crate::problem::{ApiError, ApiPath, PROBLEM_JSON, Problem};
 use crate::proofs::{ProofError, bundle_for, inclusion_proof};
 use crate::store::{EntryKind, StoredEntry};
 
@@ -67,11 +69,53 @@ async fn token_entry(state: &AppState, id: &TokenId) -> Result<StoredEntry, ApiE
     }
 }
 
+/// The JSON view of a token, `GET /t/{id}` with `Accept: application/json`.
+#[derive(Debug, Serialize, ToSchema)]
+// Serde ignores this when serialising; utoipa reads it as
+// `additionalProperties: false`: the answer has no other members.
+#[serde(deny_unknown_fields)]
+pub struct TokenView {
+    /// The decoded token (`schemas/json/token.schema.json`).
+    #[schema(schema_with = doc::decoded_token)]
+    pub token: serde_json::Value,
+    /// Its index in the log.
+    #[schema(minimum = 0)]
+    pub leaf_index: u64,
+    /// Whether it is active, revoked or superseded.
+    pub status: TokenStatus,
+    /// Its C2SP `tlog-proof` bundle at the latest checkpoint.
+    #[schema(schema_with = doc::proof_bundle)]
+    pub proof: String,
+}
+
 /// `GET /t/{id}`: COSE bytes for machines, the decoded token with its status
 /// and proof as JSON, or a redirect to the verification page for browsers.
+#[utoipa::path(
+    get,
+    path = "/t/{id}",
+    tag = "tokens",
+    operation_id = "get_token",
+    summary = "The token (what the QR code resolves to)",
+    description = "Content negotiation on `Accept` (the first listed type served wins): application/cose, application/octet-stream and */* give the COSE_Sign1 bytes, immutable; application/json the decoded token with its status and proof; a browser (text/html) is redirected (303) to the verification page for this URL when the issuer has one, and gets the JSON otherwise.",
+    params(TokenPath),
+    responses(
+        (status = 200, description = "The token",
+            content(
+                ("application/cose"),
+                (TokenView = "application/json"),
+            ),
+            headers(
+                ("Cache-Control" = String, description = "`public, max-age=31536000, immutable` for the COSE bytes"),
+                ("Vary" = String, description = "accept"),
+            )),
+        (status = 303, description = "Redirect to the verification page for this token URL",
+            headers(("Location" = String, description = "{verify_url}?url={token URL}"))),
+        (status = 404, description = "No such token in this log (or a malformed id)", body = Problem, content_type = PROBLEM_JSON),
+    ),
+)]
 pub async fn token(
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(TokenPath { id }): ApiPath<TokenPath>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = parse_token_id(&id)?;
@@ -98,12 +142,12 @@ pub async fn token(
             let proof = bundle_for(state.store().as_ref(), &id)
                 .await
                 .map_err(proof_error)?;
-            let body = json!({
-                "token": token_view(&token),
-                "leaf_index": entry.leaf_index,
-                "status": status,
-                "proof": proof.to_text(),
-            });
+            let body = TokenView {
+                token: token_view(&token),
+                leaf_index: entry.leaf_index,
+                status,
+                proof: proof.to_text(),
+            };
             Ok((
                 [(header::VARY, HeaderValue::from_static("accept"))],
                 axum::Json(body),
@@ -132,18 +176,34 @@ pub fn token_view(token: &Token) -> serde_json::Value {
 }
 
 /// `?tree_size=N` of `GET /v1/tokens/{id}/proof`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ProofQuery {
-    /// Prove inclusion at this (stored) checkpoint instead of the latest.
+    /// Prove inclusion at this stored checkpoint instead of the latest.
+    #[param(minimum = 1)]
     pub tree_size: Option<u64>,
 }
 
 /// `GET /v1/tokens/{id}/proof`: the C2SP `tlog-proof` bundle, at the
 /// latest checkpoint or at `?tree_size=` (a checkpoint the log stored).
+#[utoipa::path(
+    get,
+    path = "/v1/tokens/{id}/proof",
+    tag = "tokens",
+    operation_id = "get_proof",
+    summary = "Proof bundle (C2SP tlog-proof)",
+    description = "The token's inclusion proof with the signed checkpoint it leads to, at the latest checkpoint or at `tree_size` (a checkpoint the log stored). Works for revocations too (by their id).",
+    params(TokenPath, ProofQuery),
+    responses(
+        (status = 200, description = "tlog-proof text", body = doc::ProofBundle, content_type = "text/plain"),
+        (status = 400, description = "Malformed query", body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, description = "No such entry, no checkpoint of that size, or the entry is not in that tree", body = Problem, content_type = PROBLEM_JSON),
+    ),
+)]
 pub async fn proof(
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(TokenPath { id }): ApiPath<TokenPath>,
     query: Result<Query<ProofQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let id = parse_token_id(&id)?;
@@ -186,22 +246,72 @@ pub async fn proof(
 }
 
 /// One entry that ended a token's life, with its proof.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+// Serde ignores this when serialising; utoipa reads it as
+// `additionalProperties: false`: the answer has no other members.
+#[serde(deny_unknown_fields)]
 pub struct EndingEntry {
-    /// Its id.
+    /// Its id: of the revocation, or of the newer token.
+    #[schema(schema_with = doc::token_id)]
     pub id: TokenId,
     /// Its index in the log.
+    #[schema(minimum = 0)]
     pub leaf_index: u64,
     /// Why, for a revocation.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub reason: Option<String>,
-    /// The entry itself (COSE, standard base64), so a client can check it.
+    /// The entry itself (COSE_Sign1, standard base64), so a client can
+    /// check it.
+    #[schema(schema_with = statement_bytes)]
     pub statement: String,
     /// Its C2SP `tlog-proof` bundle.
+    #[schema(schema_with = doc::proof_bundle)]
     pub proof: String,
 }
 
-async fn status_view(state: &AppState, id: &TokenId) -> Result<serde_json::Value, ApiError> {
+/// The schema of [`EndingEntry::statement`].
+fn statement_bytes() -> utoipa::openapi::schema::ObjectBuilder {
+    doc::base64_bytes("The COSE_Sign1 entry, standard base64")
+}
+
+/// Where a token is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Lifecycle {
+    /// Neither revoked nor superseded.
+    Active,
+    /// A revocation of it is logged.
+    Revoked,
+    /// A newer token for the same report names it in `supersedes`.
+    Superseded,
+}
+
+/// A token's status, with the proof of what ended it.
+#[derive(Debug, Serialize, ToSchema)]
+// Serde ignores this when serialising; utoipa reads it as
+// `additionalProperties: false`: the answer has no other members.
+#[serde(deny_unknown_fields)]
+pub struct TokenStatus {
+    /// The token.
+    #[schema(schema_with = doc::token_id)]
+    pub token_id: TokenId,
+    /// `revoked` when a revocation is logged (even if it was superseded
+    /// too), else `superseded` when a newer token replaces it, else
+    /// `active`.
+    pub status: Lifecycle,
+    /// Its index in the log.
+    #[schema(minimum = 0)]
+    pub leaf_index: u64,
+    /// The revocation, or `null`.
+    #[schema(required = true)]
+    pub revoked_by: Option<EndingEntry>,
+    /// The superseding token, or `null`.
+    #[schema(required = true)]
+    pub superseded_by: Option<EndingEntry>,
+}
+
+async fn status_view(state: &AppState, id: &TokenId) -> Result<TokenStatus, ApiError> {
     let store = state.store().as_ref();
     let status = store
         .token_status(id)
@@ -235,26 +345,38 @@ async fn status_view(state: &AppState, id: &TokenId) -> Result<serde_json::Value
         None => None,
     };
     let word = if revoked_by.is_some() {
-        "revoked"
+        Lifecycle::Revoked
     } else if superseded_by.is_some() {
-        "superseded"
+        Lifecycle::Superseded
     } else {
-        "active"
+        Lifecycle::Active
     };
-    Ok(json!({
-        "token_id": id,
-        "status": word,
-        "leaf_index": status.entry.leaf_index,
-        "revoked_by": revoked_by,
-        "superseded_by": superseded_by,
-    }))
+    Ok(TokenStatus {
+        token_id: *id,
+        status: word,
+        leaf_index: status.entry.leaf_index,
+        revoked_by,
+        superseded_by,
+    })
 }
 
 /// `GET /v1/tokens/{id}/status`: `active`, `revoked` or `superseded`, with
 /// the revoking or superseding entry and its proof.
+#[utoipa::path(
+    get,
+    path = "/v1/tokens/{id}/status",
+    tag = "tokens",
+    operation_id = "get_status",
+    summary = "Active, revoked or superseded, with the proof of what ended it",
+    params(TokenPath),
+    responses(
+        (status = 200, description = "Status (`Cache-Control: no-cache`)", body = TokenStatus, content_type = "application/json"),
+        (status = 404, description = "No such token in this log (or a malformed id)", body = Problem, content_type = PROBLEM_JSON),
+    ),
+)]
 pub async fn status(
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(TokenPath { id }): ApiPath<TokenPath>,
 ) -> Result<Response, ApiError> {
     let id = parse_token_id(&id)?;
     let view = status_view(&state, &id).await?;
@@ -262,9 +384,21 @@ pub async fn status(
 }
 
 /// `GET /v1/tokens/{id}/qr.svg`.
+#[utoipa::path(
+    get,
+    path = "/v1/tokens/{id}/qr.svg",
+    tag = "tokens",
+    operation_id = "get_qr_svg",
+    summary = "QR code of the token URL (SVG)",
+    params(TokenPath),
+    responses(
+        (status = 200, description = "SVG, immutable", body = String, content_type = "image/svg+xml"),
+        (status = 404, description = "No such token in this log (or a malformed id)", body = Problem, content_type = PROBLEM_JSON),
+    ),
+)]
 pub async fn qr_svg(
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(TokenPath { id }): ApiPath<TokenPath>,
 ) -> Result<Response, ApiError> {
     let id = parse_token_id(&id)?;
     token_entry(&state, &id).await?;
@@ -280,9 +414,21 @@ pub async fn qr_svg(
 }
 
 /// `GET /v1/tokens/{id}/qr.png`.
+#[utoipa::path(
+    get,
+    path = "/v1/tokens/{id}/qr.png",
+    tag = "tokens",
+    operation_id = "get_qr_png",
+    summary = "QR code of the token URL (PNG)",
+    params(TokenPath),
+    responses(
+        (status = 200, description = "PNG, immutable", content(("image/png"))),
+        (status = 404, description = "No such token in this log (or a malformed id)", body = Problem, content_type = PROBLEM_JSON),
+    ),
+)]
 pub async fn qr_png(
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(TokenPath { id }): ApiPath<TokenPath>,
 ) -> Result<Response, ApiError> {
     let id = parse_token_id(&id)?;
     token_entry(&state, &id).await?;
@@ -299,6 +445,28 @@ pub async fn qr_png(
 
 /// `GET /media/{sha256}`: a certified file, streamed, cached forever (its
 /// name is its digest). The media type is recognised from the content.
+#[utoipa::path(
+    get,
+    path = "/media/{sha256}",
+    tag = "media",
+    operation_id = "get_media",
+    summary = "A certified file, by its SHA-256",
+    description = "A file uploaded with a multipart issuance, immutable (its name is its digest). The media type is recognised from the content: PDF, PNG, JPEG, MP4, WebP, or application/octet-stream.",
+    params(("sha256" = String, Path, pattern = "^[0-9a-f]{64}$", description = "The file's SHA-256, 64 lowercase hex digits")),
+    responses(
+        (status = 200, description = "The file",
+            content(
+                ("application/pdf"),
+                ("image/png"),
+                ("image/jpeg"),
+                ("video/mp4"),
+                ("image/webp"),
+                ("application/octet-stream"),
+            ),
+            headers(("ETag" = String, description = "The SHA-256 in quotes"))),
+        (status = 404, description = "No such file here (or a malformed name)", body = Problem, content_type = PROBLEM_JSON),
+    ),
+)]
 pub async fn media(
     State(state): State<AppState>,
     ApiPath(sha): ApiPath<String>,

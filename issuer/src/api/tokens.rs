@@ -14,50 +14,74 @@ use loupe_schemas::token::{
     Stone, TokenBuilder, TokenId, VideoDigest, VideoRole,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::parse_token_id;
+use super::openapi::{self as doc, CaptureForm};
+use super::{TokenPath, parse_token_id};
 use crate::apikey::BearerKey;
 use crate::app::AppState;
-use crate::problem::{ApiError, ApiPath};
+use crate::problem::{ApiError, ApiPath, PROBLEM_JSON, Problem};
 use crate::sequencer::{Sequenced, SubmitError};
 
 /// `POST /v1/tokens` with `application/json`: the provenance claims with
-/// digests the lab computed, and the report number.
-#[derive(Debug, Deserialize)]
+/// digests the lab computed (as in `provenance.schema.json`; `images` and
+/// `videos` may be left out), and the report number.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "report_number": "LX-2026-0001",
+    "report": {"sha256": "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8", "media_type": "application/pdf", "size": 184320},
+    "images": [{"role": "face-up", "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "media_type": "image/jpeg", "size": 2104331}],
+    "videos": [],
+    "stone": {
+        "variety": "Ruby", "species": "Corundum", "weight_mct": 1520, "colour": "pigeon's blood red",
+        "shape": "oval", "cut": "mixed", "clarity": "VS", "dimensions_um": [7100, 5600, 3400],
+        "treatment": "none", "origin": "Myanmar"
+    }
+}))]
 pub struct IssueRequest {
     /// The lab's report number (the token's `sub`).
+    #[schema(schema_with = doc::report_number)]
     pub report_number: String,
     /// The report file.
+    #[schema(schema_with = doc::file_digest)]
     pub report: FileDigest,
     /// The photos, at most one per role.
     #[serde(default)]
+    #[schema(schema_with = doc::images)]
     pub images: Vec<ImageDigest>,
     /// The videos.
     #[serde(default)]
+    #[schema(schema_with = doc::videos)]
     pub videos: Vec<VideoDigest>,
     /// The stone's facts.
+    #[schema(schema_with = doc::stone)]
     pub stone: Stone,
     /// The token this one replaces.
     #[serde(default)]
+    #[schema(schema_with = doc::token_id)]
     pub supersedes: Option<TokenId>,
 }
 
 /// The `claims` part of a multipart `POST /v1/tokens`: everything but the
 /// files, whose digests the service computes while storing them.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MultipartClaims {
     /// The lab's report number (the token's `sub`).
+    #[schema(schema_with = doc::report_number)]
     pub report_number: String,
     /// The stone's facts.
+    #[schema(schema_with = doc::stone)]
     pub stone: Stone,
     /// The token this one replaces.
     #[serde(default)]
+    #[schema(schema_with = doc::token_id)]
     pub supersedes: Option<TokenId>,
 }
 
-/// `201 Created` for a token (`schemas/json/issuance.schema.json`).
+/// `201 Created` for a token. Its schema is the normative
+/// `schemas/json/issuance.schema.json`, which the document embeds.
 #[derive(Debug, Serialize)]
 pub struct Issued {
     /// The token id.
@@ -72,28 +96,72 @@ pub struct Issued {
     pub proof: String,
 }
 
-/// `POST /v1/tokens/{id}/revocations`.
-#[derive(Debug, Deserialize)]
+/// The body of `POST /v1/tokens/{id}/revocations`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "report withdrawn: the stone was re-examined"}))]
 pub struct RevokeRequest {
-    /// Why (shown to verifiers; no personal data).
+    /// Why (shown to verifiers; no personal data): 1 to 1024 bytes of
+    /// UTF-8 (the schema counts characters), no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 1024,
+        pattern = "^[^\\u0000-\\u001f\\u007f]+$"
+    )]
     pub reason: String,
 }
 
-/// `201 Created` for a revocation.
-#[derive(Debug, Serialize)]
+/// The revocation, logged (`201 Created`).
+#[derive(Debug, Serialize, ToSchema)]
+// Serde ignores this when serialising; utoipa reads it as
+// `additionalProperties: false`: the answer has no other members.
+#[serde(deny_unknown_fields)]
 pub struct Revoked {
     /// The revocation's id (SHA-256 of its logged bytes).
+    #[schema(schema_with = doc::token_id)]
     pub revocation_id: TokenId,
     /// The token it revokes.
+    #[schema(schema_with = doc::token_id)]
     pub revokes: TokenId,
     /// Its index in the log.
+    #[schema(minimum = 0)]
     pub leaf_index: u64,
     /// The C2SP `tlog-proof` bundle of the revocation.
+    #[schema(schema_with = doc::proof_bundle)]
     pub proof: String,
 }
 
 /// `POST /v1/tokens`.
+#[utoipa::path(
+    post,
+    path = "/v1/tokens",
+    tag = "tokens",
+    operation_id = "issue_token",
+    summary = "Issue a token",
+    description = "Signs a token for one stone, waits until it is sequenced into the log (one transaction with its tiles and a new checkpoint), and answers with its id, URL, bytes and proof. JSON carries digests the lab computed; multipart carries the files, hashed while streaming and kept content-addressed at /media/{sha256}. One stone, one active token: a second token for a report number must name the current one in `supersedes`.",
+    security(("apiKey" = [])),
+    request_body(
+        description = "The claims with the files' digests (JSON), or with the files themselves (multipart)",
+        content(
+            (IssueRequest = "application/json"),
+            (CaptureForm = "multipart/form-data"),
+        ),
+    ),
+    responses(
+        (status = 201, description = "Logged: the token is in a committed batch and a signed checkpoint", body = ref("https://loupe.example/schemas/issuance.schema.json"), content_type = "application/json",
+            headers(("Location" = String, description = "/t/{token_id}"))),
+        (status = 400, description = "Malformed request: not JSON, a member named twice, a broken multipart body", body = Problem, content_type = PROBLEM_JSON),
+        (status = 401, description = "Missing, malformed, unknown or revoked API key", body = Problem, content_type = PROBLEM_JSON,
+            headers(("WWW-Authenticate" = String, description = "Bearer realm=\"loupe\""))),
+        (status = 403, description = "The API key belongs to another issuer", body = Problem, content_type = PROBLEM_JSON),
+        (status = 409, description = "Conflicts with the log: `active-token-exists` (the report number has an active token and `supersedes` does not name it; `current_token` holds its id), or `supersedes` names a token that is not current", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, description = "Body or file too large", body = Problem, content_type = PROBLEM_JSON),
+        (status = 415, description = "Neither application/json nor multipart/form-data", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "A field has a wrong type or value (the problem's `field` names it)", body = Problem, content_type = PROBLEM_JSON),
+        (status = 429, description = "This API key has used up its writes for now (rate_limit_per_minute)", body = Problem, content_type = PROBLEM_JSON,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+)]
 pub async fn issue(
     State(state): State<AppState>,
     BearerKey(key): BearerKey,
@@ -158,10 +226,36 @@ pub async fn issue(
 }
 
 /// `POST /v1/tokens/{id}/revocations`.
+#[utoipa::path(
+    post,
+    path = "/v1/tokens/{id}/revocations",
+    tag = "tokens",
+    operation_id = "revoke_token",
+    summary = "Revoke a token",
+    description = "Signs a revocation of the token, logs it, and answers once it is in a committed batch. Verifiers then report the token as revoked, with this reason.",
+    security(("apiKey" = [])),
+    params(TokenPath),
+    request_body(content = RevokeRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Revocation logged", body = Revoked, content_type = "application/json",
+            headers(("Location" = String, description = "/v1/tokens/{id}/status"))),
+        (status = 400, description = "Malformed request: not JSON, a member named twice", body = Problem, content_type = PROBLEM_JSON),
+        (status = 401, description = "Missing, malformed, unknown or revoked API key", body = Problem, content_type = PROBLEM_JSON,
+            headers(("WWW-Authenticate" = String, description = "Bearer realm=\"loupe\""))),
+        (status = 403, description = "The API key belongs to another issuer", body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, description = "No such token in this log", body = Problem, content_type = PROBLEM_JSON),
+        (status = 409, description = "Conflicts with the log: already revoked, a revocation, or another issuer's token", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, description = "Body over the JSON limit", body = Problem, content_type = PROBLEM_JSON),
+        (status = 415, description = "Not application/json", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "A field has a wrong type or value (the problem's `field` names it)", body = Problem, content_type = PROBLEM_JSON),
+        (status = 429, description = "This API key has used up its writes for now (rate_limit_per_minute)", body = Problem, content_type = PROBLEM_JSON,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     BearerKey(key): BearerKey,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(TokenPath { id }): ApiPath<TokenPath>,
     request: Request,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
