@@ -58,6 +58,7 @@ impl Server {
             request_timeout: Duration::from_secs(30),
             rate_limit_per_minute: 0,
             max_concurrent_requests: 4096,
+            connections: loupe_httpd::ConnectionLimits::default(),
             key_history: Default::default(),
             expect_checkpoint: None,
         };
