@@ -274,28 +274,10 @@ fn runtime_errors_are_one_line_and_exit_1() {
     let closed = cli_support::closed_port();
     let server = format!("http://{closed}");
     let key = ApiKey::generate().0.expose_secret().to_owned();
-    let stone = [
-        "--report-number",
-        "LX-1",
-        "--variety",
-        "Ruby",
-        "--species",
-        "Corundum",
-        "--weight",
-        "1.52",
-        "--colour",
-        "red",
-        "--shape",
-        "oval",
-        "--cut",
-        "mixed",
-        "--clarity",
-        "VS",
-        "--dimensions",
-        "7x6x5",
-        "--treatment",
-        "none",
-    ];
+    let stone: Vec<&str> = ["--report-number", "LX-1"]
+        .into_iter()
+        .chain(cli_support::STONE.iter().copied())
+        .collect();
     let issue = |extra: &[&str]| {
         let mut args = vec!["issue", "--server", &server, "--api-key", &key];
         args.extend_from_slice(&stone);

@@ -17,7 +17,7 @@ mod hostile_support;
 #[path = "store_support/mod.rs"]
 mod store_support;
 
-use cli_support::{closed_port, run, stderr, stdout};
+use cli_support::{STONE, closed_port, run, stderr, stdout};
 use hostile_support::raw_http::{Answer, Raw};
 use hostile_support::{Server, bearer, claims, create_key, issue_one, json_post, snapshot};
 use loupe_issuer::problem::{PROBLEM_BASE, ProblemType};
@@ -979,27 +979,6 @@ async fn hostile_http_requests_get_problems_and_change_nothing() {
         db.cleanup().await;
     }
 }
-
-const STONE: &[&str] = &[
-    "--variety",
-    "Ruby",
-    "--species",
-    "Corundum",
-    "--weight",
-    "1.52",
-    "--colour",
-    "red",
-    "--shape",
-    "oval",
-    "--cut",
-    "mixed",
-    "--clarity",
-    "VS",
-    "--dimensions",
-    "7.10x5.60x3.40",
-    "--treatment",
-    "none",
-];
 
 /// `STONE` with `flag`'s value replaced.
 fn stone_with(flag: &str, value: &str) -> Vec<String> {

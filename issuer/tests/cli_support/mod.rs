@@ -96,3 +96,26 @@ pub fn closed_port() -> std::net::SocketAddr {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr")
 }
+
+/// The flags of `issue` describing one sample stone (everything but the
+/// report number).
+pub const STONE: &[&str] = &[
+    "--variety",
+    "Ruby",
+    "--species",
+    "Corundum",
+    "--weight",
+    "1.52",
+    "--colour",
+    "red",
+    "--shape",
+    "oval",
+    "--cut",
+    "mixed",
+    "--clarity",
+    "VS",
+    "--dimensions",
+    "7.10x5.60x3.40",
+    "--treatment",
+    "none",
+];
