@@ -10,6 +10,7 @@
 use std::fs;
 use std::path::Path;
 
+use base64::Engine as _;
 use ciborium::Value;
 use ed25519_dalek::{Signer as _, SigningKey};
 use loupe_fuzz::{
@@ -21,13 +22,14 @@ use loupe_schemas::cbor;
 use loupe_schemas::checkpoint::{
     Checkpoint, NoteSigner, open_checkpoint, sign_checkpoint, sign_note,
 };
-use loupe_schemas::merkle::{MemoryHashStore, prove_inclusion};
+use loupe_schemas::merkle::{MemoryHashStore, prove_consistency, prove_inclusion};
 use loupe_schemas::tiles::{TileCoords, encode_entry_bundle, encode_hash_tile};
 use loupe_schemas::token::{
     Algorithm, Cti, FileDigest, ImageDigest, ImageRole, Kid, MediaRole as _, Provenance,
     RevocationBuilder, Sha256Digest, Stone, TokenBuilder, VideoDigest, VideoRole, sha256,
     sign1_sig_structure,
 };
+use loupe_verifier::answers::{ConsistencyAnswer, EndingAnswer, StatusAnswer};
 
 const LAB_CERT: &[u8] = include_bytes!("../../keys-example/lab.cert.der");
 const ROOT_CERT: &[u8] = include_bytes!("../../keys-example/root-ca.cert.der");
@@ -398,6 +400,110 @@ fn main() {
     s.add(
         "receipt-index-0.cbor",
         &Receipt::sign(&log_key, Algorithm::EdDsa, LOG_ORIGIN, &first, &root_hash),
+    );
+
+    // ---- the issuer's JSON answers the verifier reads (status, consistency)
+    // The entries' proofs are the fixture bundles above (whether they
+    // verify does not matter to the parser; their index is the entry's).
+    let revoked_by = EndingAnswer::new(
+        revocation.logged_bytes().to_vec(),
+        Some("report withdrawn".into()),
+        ProofBundle::new(5, proof.path.clone(), cosigned_cp.clone()),
+    );
+    let superseded_by = EndingAnswer::new(
+        supersedes.logged_bytes().to_vec(),
+        None,
+        ProofBundle::new(0, first.path.clone(), signed.clone()),
+    );
+    let status = |revoked: Option<&EndingAnswer>, superseded: Option<&EndingAnswer>| {
+        StatusAnswer::new(plain.id(), 3, revoked.cloned(), superseded.cloned())
+    };
+    let mut s = Seeds::new(&root, "issuer_answers");
+    s.add(
+        "status-active.json",
+        &serde_json::to_vec(&status(None, None)).expect("answer JSON"),
+    );
+    s.add(
+        "status-revoked.json",
+        &serde_json::to_vec(&status(Some(&revoked_by), None)).expect("answer JSON"),
+    );
+    s.add(
+        "status-superseded.json",
+        &serde_json::to_vec(&status(None, Some(&superseded_by))).expect("answer JSON"),
+    );
+    s.add(
+        "status-superseded-then-revoked.json",
+        &serde_json::to_vec(&status(Some(&revoked_by), Some(&superseded_by))).expect("answer JSON"),
+    );
+    // Pretty-printed, members the issuer may add later, reason absent.
+    let mut extra = serde_json::to_value(status(Some(&revoked_by), None)).expect("status JSON");
+    extra["note"] = serde_json::json!({"added": [1, 2.5, null, true]});
+    extra["revoked_by"]["note"] = serde_json::json!("later");
+    extra["revoked_by"]
+        .as_object_mut()
+        .expect("an entry")
+        .remove("reason");
+    s.add(
+        "status-revoked-extra-members.json",
+        &serde_json::to_vec_pretty(&extra).expect("status JSON"),
+    );
+    // Refused: a status its entries contradict, an unknown word, a
+    // repeated member, a statement that is not base64.
+    let mut inconsistent = serde_json::to_value(status(Some(&revoked_by), None)).expect("JSON");
+    inconsistent["status"] = "active".into();
+    s.add(
+        "status-inconsistent.json",
+        &serde_json::to_vec(&inconsistent).expect("JSON"),
+    );
+    s.add(
+        "status-unknown-word.json",
+        format!(
+            r#"{{"token_id":"{}","status":"pending","leaf_index":0}}"#,
+            plain.id()
+        )
+        .as_bytes(),
+    );
+    s.add(
+        "status-duplicate.json",
+        format!(
+            r#"{{"token_id":"{}","status":"active","leaf_index":0,"status":"revoked"}}"#,
+            plain.id()
+        )
+        .as_bytes(),
+    );
+    let mut not_base64 = serde_json::to_value(status(None, Some(&superseded_by))).expect("JSON");
+    not_base64["superseded_by"]["statement"] = "AB==".into();
+    s.add(
+        "status-statement-not-base64.json",
+        &serde_json::to_vec(&not_base64).expect("JSON"),
+    );
+    for (old, new) in [(1, 11), (5, 11), (8, 11), (11, 11), (0, 11)] {
+        let path = prove_consistency(old, 11, &store)
+            .map(|p| p.path)
+            .expect("consistency proof");
+        assert_eq!(new, 11);
+        let answer = ConsistencyAnswer::new(old, new, path).expect("consistency answer");
+        s.add(
+            &format!("consistency-{old}-{new}.json"),
+            &serde_json::to_vec(&answer).expect("answer JSON"),
+        );
+    }
+    let zero = base64::engine::general_purpose::STANDARD.encode([0u8; 32]);
+    s.add(
+        "consistency-path-too-long.json",
+        format!(
+            r#"{{"old":1,"new":11,"path":[{}]}}"#,
+            vec![format!("\"{zero}\""); 64].join(",")
+        )
+        .as_bytes(),
+    );
+    s.add(
+        "consistency-old-above-new.json",
+        br#"{"old":12,"new":11,"path":[]}"#,
+    );
+    s.add(
+        "consistency-short-hash.json",
+        br#"{"old":1,"new":11,"path":["AAAA"]}"#,
     );
 
     // ---- the verifier's trust store (TOML)

@@ -185,6 +185,28 @@ pub enum SubmitError {
     HandOff(String),
 }
 
+impl SubmitError {
+    /// Whether the log refused the statement for good: it is malformed, it
+    /// breaks a rule of the log, or the log is full. Such a statement is
+    /// not logged, now or later. For the other errors the statement may be
+    /// logged after all (a proof that could not be read) or its fate is not
+    /// known to this instance.
+    #[must_use]
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            Self::Parse(_)
+                | Self::ActiveTokenExists { .. }
+                | Self::SupersedesNotCurrent { .. }
+                | Self::RevokesUnknownToken { .. }
+                | Self::RevokesRevocation { .. }
+                | Self::RevokesOtherIssuer { .. }
+                | Self::AlreadyRevoked { .. }
+                | Self::LogFull
+        )
+    }
+}
+
 /// Why the sequencer could not start (or resume after a failed batch).
 #[derive(Debug, Error)]
 #[non_exhaustive]

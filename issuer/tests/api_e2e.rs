@@ -56,6 +56,8 @@ struct Server {
     key: String,
     http: reqwest::Client,
     db: TestDb,
+    /// The server's media directory.
+    media: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -102,6 +104,7 @@ impl Server {
             key: key.expose_secret().to_owned(),
             http,
             db,
+            media: dir.path().join("media"),
             _dir: dir,
         }
     }
@@ -115,6 +118,16 @@ impl Server {
             .post(self.url(path))
             .bearer_auth(&self.key)
             .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn post_multipart(&self, form: reqwest::multipart::Form) -> reqwest::Response {
+        self.http
+            .post(self.url("/v1/tokens"))
+            .bearer_auth(&self.key)
+            .multipart(form)
             .send()
             .await
             .unwrap()
@@ -917,4 +930,409 @@ async fn multipart_files_are_bounded_by_the_upload_limit_not_the_json_limit() {
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(s.tree_size().await, size);
     s.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// Refused multipart requests and the media directory.
+
+/// Everything under the media directory — shard directories, stored files,
+/// temporary files — with each file's size and mode.
+fn media_listing(dir: &Path) -> Vec<String> {
+    fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+            let meta = entry.metadata().unwrap();
+            if meta.is_dir() {
+                out.push(format!("{name}/"));
+                walk(&entry.path(), &format!("{name}/"), out);
+            } else {
+                out.push(format!(
+                    "{name} {} bytes, mode {:o}",
+                    meta.len(),
+                    mode(&meta)
+                ));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, "", &mut out);
+    out.sort();
+    out
+}
+
+#[cfg(unix)]
+fn mode(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    meta.permissions().mode() & 0o7777
+}
+
+#[cfg(not(unix))]
+fn mode(_: &std::fs::Metadata) -> u32 {
+    0
+}
+
+fn ruby() -> Value {
+    json!({
+        "variety": "Ruby", "species": "Corundum", "weight_mct": 1520, "colour": "red", "shape": "oval",
+        "cut": "mixed", "clarity": "VS", "dimensions_um": [7100, 5600, 3400], "treatment": "none"
+    })
+}
+
+fn file_part(bytes: &[u8], media_type: &str) -> reqwest::multipart::Part {
+    reqwest::multipart::Part::bytes(bytes.to_vec())
+        .mime_str(media_type)
+        .unwrap()
+}
+
+/// A capture form: `files` (part name, bytes, media type) in order, then the
+/// `claims` part if given.
+fn capture_form(files: &[(&str, &[u8], &str)], claims: Option<String>) -> reqwest::multipart::Form {
+    let mut form = reqwest::multipart::Form::new();
+    for (name, bytes, media_type) in files {
+        form = form.part(name.to_string(), file_part(bytes, media_type));
+    }
+    if let Some(claims) = claims {
+        form = form.text("claims", claims);
+    }
+    form
+}
+
+fn claims_for(report_number: &str) -> String {
+    json!({"report_number": report_number, "stone": ruby()}).to_string()
+}
+
+/// Bytes no earlier request stored.
+fn fresh(tag: &str, len: usize) -> Vec<u8> {
+    let mut b = format!("{tag} {}\n", hex::encode(rand::random::<[u8; 16]>())).into_bytes();
+    b.resize(len.max(b.len()), b'.');
+    b
+}
+
+/// Waits (up to 10 s) until the media directory lists as `want` (a refused
+/// request cleans up after its answer when the client went away first).
+async fn wait_for_listing(media: &Path, want: &[String], what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = media_listing(media);
+        if now == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: the media directory changed:\nbefore {want:#?}\nafter {now:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Sends a multipart body that stops after its first (complete) file part,
+/// in the middle of the second, then closes the connection.
+async fn send_truncated_upload(s: &Server, report: &[u8]) {
+    use tokio::io::AsyncWriteExt as _;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut body = Vec::new();
+    body.extend_from_slice(b"--XB\r\nContent-Disposition: form-data; name=\"report\"; filename=\"r.pdf\"\r\nContent-Type: application/pdf\r\n\r\n");
+    body.extend_from_slice(report);
+    body.extend_from_slice(b"\r\n--XB\r\nContent-Disposition: form-data; name=\"face-up\"; filename=\"f.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n");
+    body.extend_from_slice(&[0x5a; 4096]);
+    let head = format!(
+        "POST /v1/tokens HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: multipart/form-data; boundary=XB\r\nContent-Length: {}\r\n\r\n",
+        s.key,
+        body.len() + 100_000
+    );
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.write_all(&body).await.unwrap();
+    conn.flush().await.unwrap();
+    // Let the server store the report before the connection goes.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(conn);
+}
+
+#[tokio::test]
+async fn refused_multipart_requests_leave_the_media_directory_unchanged() {
+    for db in TestDb::all().await {
+        let s = Server::start(db).await;
+        let name = s.db.name;
+        // One accepted capture first: the directory is not empty, and the
+        // files of an accepted request are kept (mode 0644).
+        let r = s
+            .post_multipart(capture_form(
+                &[
+                    ("report", &fresh("report KEEP", 2000), "application/pdf"),
+                    ("face-up", &fresh("photo KEEP", 3000), "image/jpeg"),
+                ],
+                Some(claims_for("KEEP-M")),
+            ))
+            .await;
+        assert_eq!(
+            r.status(),
+            StatusCode::CREATED,
+            "{name}: {:?}",
+            r.text().await
+        );
+        let before = media_listing(&s.media);
+        assert_eq!(
+            before.iter().filter(|l| l.contains(" bytes")).count(),
+            2,
+            "{before:?}"
+        );
+        #[cfg(unix)]
+        assert!(
+            before
+                .iter()
+                .filter(|l| l.contains(" bytes"))
+                .all(|l| l.ends_with("mode 644")),
+            "{before:?}"
+        );
+        let size = s.tree_size().await;
+
+        let (report, photo) = (fresh("report", 5000), fresh("photo", 7000));
+        let too_big = vec![0x5au8; 1536 * 1024];
+        let mut zero = ruby();
+        zero["weight_mct"] = json!(0);
+        let same = fresh("report and photo alike", 4000);
+        let rows: Vec<(&str, reqwest::multipart::Form, StatusCode)> = vec![
+            (
+                "claims that are not JSON, after the files",
+                capture_form(
+                    &[
+                        ("report", &report, "application/pdf"),
+                        ("face-up", &photo, "image/jpeg"),
+                    ],
+                    Some("{".into()),
+                ),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "claims with a repeated member",
+                capture_form(
+                    &[
+                        ("report", &report, "application/pdf"),
+                        ("face-up", &photo, "image/jpeg"),
+                    ],
+                    Some(r#"{"report_number":"R-1","report_number":"R-2","stone":{}}"#.into()),
+                ),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "no claims part",
+                capture_form(
+                    &[
+                        ("report", &report, "application/pdf"),
+                        ("face-up", &photo, "image/jpeg"),
+                    ],
+                    None,
+                ),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                "no report",
+                capture_form(
+                    &[("face-up", &photo, "image/jpeg")],
+                    Some(claims_for("R-3")),
+                ),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                "a stone that does not validate",
+                capture_form(
+                    &[
+                        ("report", &report, "application/pdf"),
+                        ("face-up", &photo, "image/jpeg"),
+                    ],
+                    Some(json!({"report_number": "R-4", "stone": zero}).to_string()),
+                ),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                "a role twice",
+                capture_form(
+                    &[
+                        ("report", &report, "application/pdf"),
+                        ("face-up", &photo, "image/jpeg"),
+                        ("face-up", b"another face-up", "image/jpeg"),
+                    ],
+                    Some(claims_for("R-5")),
+                ),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                "an unknown part after the files",
+                capture_form(
+                    &[
+                        ("report", &report, "application/pdf"),
+                        ("face-up", &photo, "image/jpeg"),
+                        ("top-down", b"?", "image/jpeg"),
+                    ],
+                    Some(claims_for("R-6")),
+                ),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                "a later part without its media type",
+                capture_form(
+                    &[
+                        ("report", &report, "application/pdf"),
+                        ("face-up", &photo, "image/jpeg"),
+                        ("table", b"table photo", "application/octet-stream"),
+                    ],
+                    Some(claims_for("R-7")),
+                ),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                "an oversize later part",
+                capture_form(
+                    &[
+                        ("report", &report, "application/pdf"),
+                        ("face-up", &photo, "image/jpeg"),
+                        ("table", &too_big, "image/jpeg"),
+                    ],
+                    Some(claims_for("R-8")),
+                ),
+                StatusCode::PAYLOAD_TOO_LARGE,
+            ),
+            (
+                "one new file as report and photo",
+                capture_form(
+                    &[
+                        ("report", &same, "application/pdf"),
+                        ("face-up", &same, "image/jpeg"),
+                    ],
+                    Some("[]".into()),
+                ),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                "refused by the log: the report number has an active token",
+                capture_form(
+                    &[
+                        ("report", &report, "application/pdf"),
+                        ("face-up", &photo, "image/jpeg"),
+                    ],
+                    Some(claims_for("KEEP-M")),
+                ),
+                StatusCode::CONFLICT,
+            ),
+        ];
+        for (what, form, status) in rows {
+            let r = s.post_multipart(form).await;
+            assert_eq!(r.status(), status, "{name}, {what}: {:?}", r.text().await);
+            wait_for_listing(&s.media, &before, &format!("{name}, {what}")).await;
+        }
+
+        // A client that goes away in the middle of its second file.
+        send_truncated_upload(&s, &fresh("report of a lost upload", 6000)).await;
+        wait_for_listing(&s.media, &before, &format!("{name}, truncated upload")).await;
+
+        assert_eq!(s.tree_size().await, size, "{name}: nothing logged");
+        assert_eq!(
+            s.get(&format!("/media/{}", Sha256Digest::of(&report)), "*/*")
+                .await
+                .status(),
+            StatusCode::NOT_FOUND
+        );
+        // The same files, with claims that are fine: accepted and kept.
+        let r = s
+            .post_multipart(capture_form(
+                &[
+                    ("report", &report, "application/pdf"),
+                    ("face-up", &photo, "image/jpeg"),
+                ],
+                Some(claims_for("R-9")),
+            ))
+            .await;
+        assert_eq!(
+            r.status(),
+            StatusCode::CREATED,
+            "{name}: {:?}",
+            r.text().await
+        );
+        let served = s
+            .get(&format!("/media/{}", Sha256Digest::of(&photo)), "*/*")
+            .await;
+        assert_eq!(served.bytes().await.unwrap().to_vec(), photo, "{name}");
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_refused_request_keeps_the_files_an_accepted_token_stored() {
+    for db in TestDb::all().await {
+        let s = Server::start(db).await;
+        let name = s.db.name;
+        let (report, photo) = (fresh("report ACC", 3000), fresh("photo ACC", 5000));
+        let r = s
+            .post_multipart(capture_form(
+                &[
+                    ("report", &report, "application/pdf"),
+                    ("face-up", &photo, "image/jpeg"),
+                ],
+                Some(claims_for("ACC-1")),
+            ))
+            .await;
+        assert_eq!(
+            r.status(),
+            StatusCode::CREATED,
+            "{name}: {:?}",
+            r.text().await
+        );
+        let before = media_listing(&s.media);
+        let newer = fresh("a new swatch", 1000);
+        let rows: Vec<(&str, reqwest::multipart::Form, StatusCode)> = vec![
+            (
+                "the accepted token's files and a new one, then bad claims",
+                capture_form(
+                    &[
+                        ("report", &report, "application/pdf"),
+                        ("face-up", &photo, "image/jpeg"),
+                        ("swatch", &newer, "image/jpeg"),
+                    ],
+                    Some("not json".into()),
+                ),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "the accepted token's photo in a capture the log refuses",
+                capture_form(
+                    &[
+                        ("report", &newer, "application/pdf"),
+                        ("face-up", &photo, "image/jpeg"),
+                    ],
+                    Some(claims_for("ACC-1")),
+                ),
+                StatusCode::CONFLICT,
+            ),
+            (
+                "the accepted token's report, then an oversize part",
+                capture_form(
+                    &[
+                        ("report", &report, "application/pdf"),
+                        ("face-up", &vec![0x11u8; 1536 * 1024], "image/jpeg"),
+                    ],
+                    Some(claims_for("ACC-2")),
+                ),
+                StatusCode::PAYLOAD_TOO_LARGE,
+            ),
+        ];
+        for (what, form, status) in rows {
+            let r = s.post_multipart(form).await;
+            assert_eq!(r.status(), status, "{name}, {what}: {:?}", r.text().await);
+            wait_for_listing(&s.media, &before, &format!("{name}, {what}")).await;
+            for bytes in [&report, &photo] {
+                let served = s
+                    .get(&format!("/media/{}", Sha256Digest::of(bytes)), "*/*")
+                    .await;
+                assert_eq!(served.status(), StatusCode::OK, "{name}, {what}");
+                assert_eq!(
+                    served.bytes().await.unwrap().to_vec(),
+                    *bytes,
+                    "{name}, {what}"
+                );
+            }
+        }
+        s.stop().await;
+    }
 }

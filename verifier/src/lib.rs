@@ -20,11 +20,14 @@
 //! | `status` | revocation or supersession, each proven by its own log entry |
 //! | `file` | the report and photos in hand match their certified digests |
 //!
-//! The crate also holds the `loupe` CLI and the verification HTTP API with
-//! the buyer page ([`api`]).
+//! The issuer's JSON answers the checks read (a token's status, a
+//! consistency proof) are parsed strictly by [`answers`]. The crate also
+//! holds the `loupe` CLI and the verification HTTP API with the buyer page
+//! ([`api`]).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod answers;
 pub mod api;
 pub mod chain;
 pub mod cli;

@@ -10,10 +10,10 @@ use loupe_schemas::bundle::ProofBundle;
 use loupe_schemas::checkpoint::{VerifiedCheckpoint, open_checkpoint_any};
 use loupe_schemas::merkle::{Hash, leaf_hash, verify_consistency, verify_inclusion};
 use loupe_schemas::token::{Kid, SignedRevocation, Token, TokenId};
-use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 use url::Url;
 
+use crate::answers::{ConsistencyAnswer, EndedBy, EndingAnswer, StatusAnswer};
 use crate::chain::verify_chain;
 use crate::fetch::{FetchError, FetchOptions, Fetcher, Freshness};
 use crate::files::FilesInHand;
@@ -27,8 +27,6 @@ use crate::verdict::{
 /// Caps on what is fetched.
 const MAX_TOKEN: usize = 64 * 1024;
 const MAX_PROOF: usize = 64 * 1024;
-const MAX_STATUS: usize = 512 * 1024;
-const MAX_CONSISTENCY: usize = 64 * 1024;
 /// The media type asked for when fetching a token.
 const TOKEN_ACCEPT: &str = "application/cose";
 /// The media type asked for when fetching a consistency proof.
@@ -98,29 +96,6 @@ pub struct Verifier {
     checkpoints: Mutex<HashMap<Box<str>, VerifiedCheckpoint>>,
     /// Checkpoints that met the witness policy, by the note's text.
     witnessed: Mutex<HashMap<Box<str>, ()>>,
-}
-
-/// The status answer of an issuer (`GET /v1/tokens/{id}/status`).
-#[derive(Debug, Deserialize)]
-struct StatusAnswer {
-    status: String,
-    #[serde(default)]
-    revoked_by: Option<EndingAnswer>,
-    #[serde(default)]
-    superseded_by: Option<EndingAnswer>,
-}
-
-#[derive(Debug, Deserialize)]
-struct EndingAnswer {
-    statement: String,
-    proof: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct ConsistencyAnswer {
-    old: u64,
-    new: u64,
-    path: Vec<String>,
 }
 
 /// A fetch problem becomes "unknown" (no answer), except a refused
@@ -823,7 +798,7 @@ impl Verifier {
             .get(
                 &url,
                 CONSISTENCY_ACCEPT,
-                MAX_CONSISTENCY,
+                ConsistencyAnswer::MAX_LEN,
                 Freshness::Immutable,
             )
             .await
@@ -843,7 +818,12 @@ impl Verifier {
         };
         let url = endpoint(&ctx.issuer.url, &format!("v1/tokens/{}/status", ctx.id));
         let body = match fetcher
-            .get(&url, "application/json", MAX_STATUS, Freshness::Changing)
+            .get(
+                &url,
+                "application/json",
+                StatusAnswer::MAX_LEN,
+                Freshness::Changing,
+            )
             .await
         {
             Ok(b) => b,
@@ -856,32 +836,37 @@ impl Verifier {
                 return;
             }
         };
-        let answer: StatusAnswer = match serde_json::from_slice(&body) {
+        let answer = match StatusAnswer::parse(&body) {
             Ok(a) => a,
             Err(e) => {
                 report.fail(CheckName::Status, format!("malformed status answer: {e}"));
                 return;
             }
         };
-        let result = match (
-            answer.status.as_str(),
-            &answer.revoked_by,
-            &answer.superseded_by,
-        ) {
-            ("active", None, None) => {
+        if answer.token_id() != ctx.id {
+            report.fail(
+                CheckName::Status,
+                format!(
+                    "the status answer is about another token ({})",
+                    answer.token_id()
+                ),
+            );
+            return;
+        }
+        let result = match answer.ended_by() {
+            None => {
                 report.pass(
                     CheckName::Status,
                     "the log reports no revocation and no newer token",
                 );
                 return;
             }
-            ("revoked", Some(e), _) => self
+            Some(EndedBy::Revoked(e)) => self
                 .verify_revocation(ctx, e)
                 .map(|ending| (Status::Revoked, ending)),
-            ("superseded", None, Some(e)) => self
+            Some(EndedBy::Superseded(e)) => self
                 .verify_supersession(ctx, e)
                 .map(|ending| (Status::Superseded, ending)),
-            (word, _, _) => Err(format!("the status answer {word:?} is inconsistent")),
         };
         match result {
             Ok((status, ending)) => {
@@ -910,9 +895,12 @@ impl Verifier {
     }
 
     /// Verifies an ending entry's inclusion in the issuer's log.
-    fn ending_inclusion(&self, ctx: &Ctx<'_>, logged: &[u8], proof: &str) -> Result<u64, String> {
-        let bundle =
-            ProofBundle::parse(proof.as_bytes()).map_err(|e| format!("malformed proof: {e}"))?;
+    fn ending_inclusion(
+        &self,
+        ctx: &Ctx<'_>,
+        logged: &[u8],
+        bundle: &ProofBundle,
+    ) -> Result<u64, String> {
         let cp = self.checkpoint(ctx.log, bundle.checkpoint_text())?;
         self.witnesses(ctx.log, bundle.checkpoint_text())?;
         verify_inclusion(
@@ -927,11 +915,8 @@ impl Verifier {
     }
 
     fn verify_revocation(&self, ctx: &Ctx<'_>, e: &EndingAnswer) -> Result<Ending, String> {
-        let bytes = STANDARD
-            .decode(&e.statement)
-            .map_err(|_| "the revocation is not base64".to_owned())?;
-        let rev =
-            SignedRevocation::parse(&bytes).map_err(|e| format!("malformed revocation: {e}"))?;
+        let rev = SignedRevocation::parse(e.statement())
+            .map_err(|e| format!("malformed revocation: {e}"))?;
         if rev.revokes() != ctx.id {
             return Err(format!(
                 "the revocation is for another token ({})",
@@ -944,7 +929,7 @@ impl Verifier {
         let (key, _, stolen) = resolve_key(ctx.issuer, rev.kid(), rev.x5chain(), rev.claims().iat)?;
         rev.verify(&key)
             .map_err(|e| format!("the revocation's signature: {e}"))?;
-        let leaf_index = self.ending_inclusion(ctx, rev.logged_bytes(), &e.proof)?;
+        let leaf_index = self.ending_inclusion(ctx, rev.logged_bytes(), e.proof())?;
         ending_before_compromise(stolen, leaf_index, "revocation")?;
         Ok(Ending {
             by: rev.id(),
@@ -954,10 +939,8 @@ impl Verifier {
     }
 
     fn verify_supersession(&self, ctx: &Ctx<'_>, e: &EndingAnswer) -> Result<Ending, String> {
-        let bytes = STANDARD
-            .decode(&e.statement)
-            .map_err(|_| "the newer token is not base64".to_owned())?;
-        let newer = Token::parse(&bytes).map_err(|e| format!("malformed newer token: {e}"))?;
+        let newer =
+            Token::parse(e.statement()).map_err(|e| format!("malformed newer token: {e}"))?;
         if newer.provenance().supersedes != Some(ctx.id) {
             return Err("the newer token does not name this one in supersedes".into());
         }
@@ -969,7 +952,7 @@ impl Verifier {
         newer
             .verify(&key)
             .map_err(|e| format!("the newer token's signature: {e}"))?;
-        let leaf_index = self.ending_inclusion(ctx, newer.logged_bytes(), &e.proof)?;
+        let leaf_index = self.ending_inclusion(ctx, newer.logged_bytes(), e.proof())?;
         ending_before_compromise(stolen, leaf_index, "newer token")?;
         Ok(Ending {
             by: newer.id(),
@@ -1074,22 +1057,11 @@ fn consistency_url(log: &Log, old: u64, new: u64) -> Url {
 
 /// The path of a consistency answer for `old` → `new`.
 fn parse_consistency(body: &[u8], old: u64, new: u64) -> Result<Vec<Hash>, String> {
-    let answer: ConsistencyAnswer =
-        serde_json::from_slice(body).map_err(|e| format!("malformed answer: {e}"))?;
-    if answer.old != old || answer.new != new {
+    let answer = ConsistencyAnswer::parse(body).map_err(|e| format!("malformed answer: {e}"))?;
+    if answer.old_size() != old || answer.new_size() != new {
         return Err("the answer is for other tree sizes".into());
     }
-    answer
-        .path
-        .iter()
-        .map(|h| {
-            STANDARD
-                .decode(h)
-                .ok()
-                .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                .ok_or_else(|| "a hash in the answer is not 32 bytes of base64".to_owned())
-        })
-        .collect()
+    Ok(answer.into_path())
 }
 
 /// `{base}/{path}`, keeping the base URL's own path.

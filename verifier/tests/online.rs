@@ -15,7 +15,8 @@ use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::EncodePrivateKey as _;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-use loupe_schemas::token::{RevocationBuilder, Sha256Digest};
+use loupe_schemas::bundle::ProofBundle;
+use loupe_schemas::token::{RevocationBuilder, Sha256Digest, TokenId};
 use loupe_verifier::{CheckName, FilesInHand, Input, Outcome, Status, TrustStore, Verifier};
 use serde_json::{Value, json};
 use support::lab::{ISSUER, Lab, LabOptions, example_key};
@@ -435,38 +436,97 @@ async fn forged_endings_fail_status_and_a_true_revocation_is_reported() {
     )
     .unwrap();
     let revocation = |key: &SigningKey| {
-        let rev = RevocationBuilder::new(ISSUER, token.id, "forged")
+        RevocationBuilder::new(ISSUER, token.id, "forged")
             .sign(key)
-            .unwrap();
-        STANDARD.encode(rev.logged_bytes())
+            .unwrap()
+            .logged_bytes()
+            .to_vec()
     };
     let lab_key = loupe_issuer::keys::load_signing_key(&example_key("issuer.key.pem")).unwrap();
-    let ending = |statement: String, proof: &str| json!({"statement": statement, "proof": proof});
+    // An entry as the issuer writes one: its id and index are those of its
+    // statement and proof (the strict parse checks that much).
+    let ending = |statement: &[u8], proof: &str| {
+        json!({
+            "id": TokenId::of_logged_bytes(statement).to_string(),
+            "leaf_index": ProofBundle::parse(proof.as_bytes()).unwrap().index(),
+            "statement": STANDARD.encode(statement),
+            "proof": proof,
+        })
+    };
+    let answer = |status: &str, entries: Value| {
+        let mut v = json!({"token_id": token.id.to_string(), "status": status, "leaf_index": 0});
+        v.as_object_mut()
+            .unwrap()
+            .extend(entries.as_object().unwrap().clone());
+        v
+    };
     let rows = [
         (
             "a revocation signed by a key the trust store does not list",
-            json!({"status": "revoked", "revoked_by": ending(revocation(&SigningKey::from_bytes(&[0x13; 32])), &proof_now)}),
+            answer(
+                "revoked",
+                json!({"revoked_by": ending(&revocation(&SigningKey::from_bytes(&[0x13; 32])), &proof_now)}),
+            ),
             "does not list",
         ),
         (
             "a revocation with the lab's key that is not in the log",
-            json!({"status": "revoked", "revoked_by": ending(revocation(&lab_key), &proof_now)}),
+            answer(
+                "revoked",
+                json!({"revoked_by": ending(&revocation(&lab_key), &proof_now)}),
+            ),
             "inclusion proof fails",
         ),
         (
             "a real, logged revocation of another token",
-            json!({"status": "revoked", "revoked_by": elsewhere_status["revoked_by"].clone()}),
+            answer(
+                "revoked",
+                json!({"revoked_by": elsewhere_status["revoked_by"].clone()}),
+            ),
             "another token",
         ),
         (
             "a newer token that does not name this one",
-            json!({"status": "superseded", "superseded_by": ending(STANDARD.encode(&unrelated.token), &unrelated.proof)}),
+            answer(
+                "superseded",
+                json!({"superseded_by": ending(&unrelated.token, &unrelated.proof)}),
+            ),
             "does not name this one",
         ),
         (
             "revoked, with no evidence",
-            json!({"status": "revoked"}),
-            "inconsistent",
+            answer("revoked", json!({})),
+            "malformed status answer: the status \"revoked\" is inconsistent",
+        ),
+        (
+            "a status the issuer never gives",
+            answer("on hold", json!({})),
+            "malformed status answer: unknown status \"on hold\"",
+        ),
+        (
+            "a revocation whose statement is not base64",
+            answer(
+                "revoked",
+                json!({"revoked_by": {
+                    "id": token.id.to_string(), "leaf_index": 0,
+                    "statement": "not base64!", "proof": proof_now,
+                }}),
+            ),
+            "malformed status answer: revoked_by.statement is not standard base64",
+        ),
+        (
+            "the whole status of another token",
+            elsewhere_status.clone(),
+            "the status answer is about another token",
+        ),
+        (
+            "active, about another token",
+            {
+                let mut v = answer("active", json!({}));
+                v["token_id"] = json!(unrelated.id.to_string());
+                v
+            },
+            "the status answer is about another token",
         ),
     ];
     for (name, answer, why) in rows {
@@ -479,6 +539,47 @@ async fn forged_endings_fail_status_and_a_true_revocation_is_reported() {
         assert_eq!(check.outcome, Outcome::Fail, "{name}: {}", dump(&v));
         assert!(check.reason.contains(why), "{name}: {}", check.reason);
         assert!(v.ended_by.is_none(), "{name}");
+    }
+    // Bytes no JSON value prints: each fails the status check, naming why.
+    let honest = serde_json::to_vec(&answer("active", json!({}))).unwrap();
+    let mut doubled = honest[..honest.len() - 1].to_vec();
+    doubled.extend_from_slice(br#","status":"revoked"}"#);
+    let mut not_utf8 = honest.clone();
+    not_utf8.push(0xff);
+    for (name, bytes, why) in [
+        ("an honest active answer", honest.clone(), None),
+        (
+            "status twice",
+            doubled,
+            Some("malformed status answer: the JSON object member \"status\" appears twice"),
+        ),
+        (
+            "trailing garbage",
+            [&honest[..], b"}"].concat(),
+            Some("malformed status answer: not valid JSON: trailing characters"),
+        ),
+        (
+            "not UTF-8",
+            not_utf8,
+            Some("malformed status answer: the answer is not UTF-8"),
+        ),
+    ] {
+        proxy.set_mode(Mode::Raw(Endpoint::Status, bytes));
+        let v = online(trust(&proxy.url))
+            .verify_url(&token.url, &no_files())
+            .await;
+        let check = v.check(CheckName::Status).unwrap();
+        match why {
+            None => {
+                assert_eq!(v.status, Status::Valid, "{name}: {}", dump(&v));
+                assert_eq!(check.outcome, Outcome::Pass, "{name}");
+            }
+            Some(why) => {
+                assert_eq!(v.status, Status::Invalid, "{name}: {}", dump(&v));
+                assert_eq!(check.outcome, Outcome::Fail, "{name}: {}", dump(&v));
+                assert!(check.reason.contains(why), "{name}: {}", check.reason);
+            }
+        }
     }
 
     // A proxy that hides nothing passes a true revocation through.
@@ -519,6 +620,20 @@ async fn a_bad_consistency_answer_is_not_kept() {
             Status::Unknown,
             Outcome::Skip,
             "other tree sizes",
+        ),
+        (
+            "a path longer than any proof",
+            json!({"old": 1, "new": 2, "path": vec![zeros.clone(); 64]}),
+            Status::Unknown,
+            Outcome::Skip,
+            "malformed answer: the consistency path has 64 hashes, more than the limit of 63",
+        ),
+        (
+            "old above new",
+            json!({"old": 2, "new": 1, "path": []}),
+            Status::Unknown,
+            Outcome::Skip,
+            "malformed answer: the old tree size 2 is larger than the new one 1",
         ),
         (
             "a path that does not prove it",

@@ -20,6 +20,7 @@ use super::openapi::{self as doc, CaptureForm};
 use super::{TokenPath, parse_token_id};
 use crate::apikey::BearerKey;
 use crate::app::AppState;
+use crate::media::StagedMedia;
 use crate::problem::{ApiError, ApiPath, PROBLEM_JSON, Problem};
 use crate::sequencer::{Sequenced, SubmitError};
 
@@ -175,6 +176,9 @@ pub async fn issue(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_ascii_lowercase();
+    // Files a multipart request stores are removed again if the request is
+    // refused, dropped or fails before its token is handed to the log.
+    let mut staged = state.media().stage();
     let (report_number, provenance) = if is_json(&request) {
         let body = read_limited(request, state.config().max_json_body).await?;
         let req: IssueRequest = parse_json(&body)?;
@@ -188,7 +192,7 @@ pub async fn issue(
         (req.report_number, provenance)
     } else if content_type.starts_with("multipart/form-data") {
         let multipart = Multipart::from_request(request, &state).await?;
-        receive_capture(&state, multipart).await?
+        receive_capture(&state, multipart, &mut staged).await?
     } else {
         return Err(ApiError::UnsupportedMediaType {
             detail: "Send application/json (digests) or multipart/form-data (files).".into(),
@@ -208,11 +212,18 @@ pub async fn issue(
     })?;
     let id = token.id();
     let bytes = token.to_bytes();
-    let sequenced = state
-        .leadership()
-        .submit(Statement::Token(token))
-        .await
-        .map_err(|e| submit_error(&state, e, Some(&report_number)))?;
+    // From here the token may be logged even if this request is dropped.
+    staged.keep_on_drop();
+    let sequenced = match state.leadership().submit(Statement::Token(token)).await {
+        Ok(s) => s,
+        Err(e) => {
+            if e.is_refusal() {
+                staged.discard();
+            }
+            return Err(submit_error(&state, e, Some(&report_number)));
+        }
+    };
+    staged.keep();
     state.metrics().token_issued(started.elapsed());
     let url = state.token_url(&id);
     let body = Issued {
@@ -351,10 +362,12 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<
 }
 
 /// Receives a multipart capture: a `claims` JSON part and one file part
-/// per role, each streamed into the media store while it is hashed.
+/// per role, each streamed into the media store (through `staged`, so that
+/// a refusal removes them again) while it is hashed.
 async fn receive_capture(
     state: &AppState,
     mut multipart: Multipart,
+    staged: &mut StagedMedia,
 ) -> Result<(String, Provenance), ApiError> {
     let max = state.config().max_upload_size;
     let mut claims: Option<MultipartClaims> = None;
@@ -418,7 +431,7 @@ async fn receive_capture(
         if duplicate {
             return Err(ApiError::validation(name, "this part appears twice"));
         }
-        let stored = state.media().put_stream(field, max).await?;
+        let stored = staged.put_stream(field, max).await?;
         match slot {
             Slot::Report => {
                 report = Some(FileDigest {

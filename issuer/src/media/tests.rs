@@ -288,6 +288,249 @@ async fn open_sweeps_only_stale_temp_files() {
     assert!(!stale.exists());
 }
 
+/// `len` bytes that differ for every `seed` (the seeds of [`data`] only
+/// reach its low bits, which its shift drops).
+fn distinct(len: usize, seed: u32) -> Vec<u8> {
+    data(len, seed << 13)
+}
+
+/// Chunks of `bytes` as a stream (as a multipart field yields them).
+fn stream(bytes: &[u8]) -> impl Stream<Item = Result<Vec<u8>, io::Error>> + use<> {
+    let chunks: Vec<Result<Vec<u8>, io::Error>> =
+        bytes.chunks(4096).map(|c| Ok(c.to_vec())).collect();
+    futures::stream::iter(chunks)
+}
+
+#[cfg(unix)]
+fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).expect("stat").permissions().mode() & 0o7777
+}
+
+/// Every entry under `dir`, directories included.
+fn everything(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("list") {
+        let e = e.expect("entry");
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.file_type().expect("type").is_dir() {
+            out.push(format!("{name}/"));
+            for f in std::fs::read_dir(e.path()).expect("list") {
+                out.push(format!(
+                    "{name}/{}",
+                    f.expect("entry").file_name().to_string_lossy()
+                ));
+            }
+        } else {
+            out.push(name);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_discarded_stage_removes_what_it_created_and_nothing_else() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = MediaStore::open(dir.path()).await.expect("open");
+    let old = distinct(5000, 20);
+    let stored_old = store.put_reader(&old[..], 1 << 20).await.expect("put");
+    assert_eq!(mode_of(&store.path_for(&stored_old.sha256)), KEPT_MODE);
+    let before = everything(dir.path());
+
+    let new = distinct(7000, 21);
+    let mut stage = store.stage();
+    let n = stage.put_stream(stream(&new), 1 << 20).await.expect("put");
+    let o = stage.put_stream(stream(&old), 1 << 20).await.expect("put");
+    assert_eq!(stage.created(), &[n.sha256]);
+    assert_eq!(o.sha256, stored_old.sha256);
+    assert_eq!(mode_of(&store.path_for(&n.sha256)), PROVISIONAL_MODE);
+    stage.discard();
+    assert_eq!(
+        everything(dir.path()),
+        before,
+        "the new file and its shard are gone"
+    );
+    assert_eq!(mode_of(&store.path_for(&stored_old.sha256)), KEPT_MODE);
+
+    // Dropped (a refused request's `?`, or a client gone mid-upload): the same.
+    let mut stage = store.stage();
+    stage.put_stream(stream(&new), 1 << 20).await.expect("put");
+    drop(stage);
+    assert_eq!(everything(dir.path()), before);
+
+    // The same new bytes twice in one request: created once, removed once.
+    let mut stage = store.stage();
+    stage.put_stream(stream(&new), 1 << 20).await.expect("put");
+    stage.put_stream(stream(&new), 1 << 20).await.expect("put");
+    assert_eq!(stage.created(), &[n.sha256]);
+    assert_eq!(mode_of(&store.path_for(&n.sha256)), PROVISIONAL_MODE);
+    stage.discard();
+    assert_eq!(everything(dir.path()), before);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn an_accepted_stage_keeps_its_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = MediaStore::open(dir.path()).await.expect("open");
+    let bytes = distinct(3000, 22);
+    let mut stage = store.stage();
+    let s = stage
+        .put_stream(stream(&bytes), 1 << 20)
+        .await
+        .expect("put");
+    stage.keep();
+    assert_eq!(mode_of(&store.path_for(&s.sha256)), KEPT_MODE);
+    // Once handed to the log, a dropped request keeps its files too.
+    let other = distinct(3000, 23);
+    let mut stage = store.stage();
+    let o = stage
+        .put_stream(stream(&other), 1 << 20)
+        .await
+        .expect("put");
+    stage.keep_on_drop();
+    drop(stage);
+    assert_eq!(mode_of(&store.path_for(&o.sha256)), KEPT_MODE);
+    assert_eq!(files(dir.path()).len(), 2);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_file_another_request_relied_on_outlives_its_creators_refusal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = MediaStore::open(dir.path()).await.expect("open");
+    let bytes = distinct(9000, 24);
+    let digest = Sha256Digest::of(&bytes);
+    let path = store.path_for(&digest);
+
+    // A creates it; B stores the same bytes meanwhile and is accepted; A is
+    // refused afterwards: the file B's token names stays.
+    let mut a = store.stage();
+    a.put_stream(stream(&bytes), 1 << 20).await.expect("put");
+    let mut b = store.stage();
+    b.put_stream(stream(&bytes), 1 << 20).await.expect("put");
+    assert!(b.created().is_empty());
+    assert_eq!(mode_of(&path), KEPT_MODE, "B relies on it: kept");
+    b.keep();
+    a.discard();
+    assert_eq!(std::fs::read(&path).expect("still there"), bytes);
+    assert_eq!(mode_of(&path), KEPT_MODE);
+    assert!(
+        files(dir.path())
+            .iter()
+            .all(|f| !f.starts_with(TAKEN_PREFIX))
+    );
+
+    // A plain put relies on a provisional file the same way.
+    let other = distinct(9000, 25);
+    let mut c = store.stage();
+    c.put_stream(stream(&other), 1 << 20).await.expect("put");
+    store.put_reader(&other[..], 1 << 20).await.expect("put");
+    c.discard();
+    assert!(
+        store
+            .contains(&Sha256Digest::of(&other))
+            .await
+            .expect("contains")
+    );
+
+    // Both refused: the file stays, referenced by nothing (the rule's
+    // accepted leftover).
+    let third = distinct(9000, 26);
+    let mut d = store.stage();
+    d.put_stream(stream(&third), 1 << 20).await.expect("put");
+    let mut e = store.stage();
+    e.put_stream(stream(&third), 1 << 20).await.expect("put");
+    e.discard();
+    d.discard();
+    assert!(
+        store
+            .contains(&Sha256Digest::of(&third))
+            .await
+            .expect("contains")
+    );
+    assert!(temps(dir.path()).is_empty());
+}
+
+/// Many requests store the same bytes at once; some are refused, some
+/// accepted, in any order: whenever one was accepted, the file is there.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_stages_never_lose_a_kept_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = MediaStore::open(dir.path()).await.expect("open");
+    for round in 0..40u32 {
+        let bytes = std::sync::Arc::new(distinct(20_000, 100 + round));
+        let tasks: Vec<_> = (0..6u32)
+            .map(|i| {
+                let (store, bytes) = (store.clone(), bytes.clone());
+                tokio::spawn(async move {
+                    let mut stage = store.stage();
+                    stage
+                        .put_stream(stream(&bytes), 1 << 20)
+                        .await
+                        .expect("put");
+                    tokio::task::yield_now().await;
+                    let accepted = (i + round) % 3 == 0;
+                    if accepted {
+                        stage.keep();
+                    } else {
+                        stage.discard();
+                    }
+                    accepted
+                })
+            })
+            .collect();
+        let mut any = false;
+        for t in tasks {
+            any |= t.await.expect("task");
+        }
+        assert!(any, "round {round}: some request is accepted");
+        let path = store.path_for(&Sha256Digest::of(&bytes));
+        assert_eq!(
+            std::fs::read(&path).expect("kept file"),
+            *bytes,
+            "round {round}"
+        );
+        assert_eq!(mode_of(&path), KEPT_MODE, "round {round}");
+    }
+    assert!(temps(dir.path()).is_empty());
+    assert!(std::fs::read_dir(dir.path()).expect("list").all(|e| {
+        !e.expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .starts_with(TAKEN_PREFIX)
+    }));
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn open_settles_files_a_crash_left_taken_out_of_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = MediaStore::open(dir.path()).await.expect("open");
+    let kept = distinct(2000, 27);
+    let k = store.put_reader(&kept[..], 1 << 20).await.expect("put");
+    let mut stage = store.stage();
+    let p = stage
+        .put_stream(stream(&distinct(2000, 28)), 1 << 20)
+        .await
+        .expect("put");
+    let taken_k = dir.path().join(format!("{TAKEN_PREFIX}{}-aa", k.sha256));
+    let taken_p = dir.path().join(format!("{TAKEN_PREFIX}{}-bb", p.sha256));
+    std::fs::rename(store.path_for(&k.sha256), &taken_k).expect("take");
+    std::fs::rename(store.path_for(&p.sha256), &taken_p).expect("take");
+    drop(stage); // nothing in place to discard any more
+    MediaStore::open(dir.path()).await.expect("open");
+    assert_eq!(
+        std::fs::read(store.path_for(&k.sha256)).expect("back"),
+        kept
+    );
+    assert!(!taken_k.exists() && !taken_p.exists());
+    assert!(!store.contains(&p.sha256).await.expect("contains"));
+}
+
 #[test]
 fn media_ids_parse_strictly() {
     let good = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";

@@ -56,6 +56,10 @@ pub enum Mode {
     ForeignCheckpoint,
     /// Answers every request to the endpoint with this JSON.
     Json(Endpoint, Value),
+    /// Answers every request to the endpoint with these bytes, labelled
+    /// `application/json` (for what a `Value` cannot hold: repeated
+    /// members, bad UTF-8, trailing bytes).
+    Raw(Endpoint, Vec<u8>),
     /// The endpoint streams zeros forever.
     Endless(Endpoint),
     /// The endpoint sends one byte every 100 ms, forever.
@@ -121,6 +125,9 @@ async fn forward(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap
             return ([(header::CONTENT_TYPE, "application/cose")], bytes.clone()).into_response();
         }
         Mode::Json(e, v) if e.matches(&path) => return axum::Json(v.clone()).into_response(),
+        Mode::Raw(e, bytes) if e.matches(&path) => {
+            return ([(header::CONTENT_TYPE, "application/json")], bytes.clone()).into_response();
+        }
         Mode::Endless(e) if e.matches(&path) => {
             let zeros = futures::stream::repeat_with(|| {
                 Ok::<_, Infallible>(Bytes::from_static(&[0u8; 8192]))
