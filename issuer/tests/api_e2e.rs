@@ -15,7 +15,6 @@ use ed25519_dalek::VerifyingKey;
 use ed25519_dalek::pkcs8::DecodePublicKey as _;
 use loupe_issuer::apikey::ApiKey;
 use loupe_issuer::app::{Running, spawn};
-use loupe_issuer::config::ServeConfig;
 use loupe_schemas::bundle::{LogPolicy, ProofBundle};
 use loupe_schemas::checkpoint::NoteVerifier;
 use loupe_schemas::merkle::{leaf_hash, verify_consistency};
@@ -65,27 +64,7 @@ impl Server {
     async fn start(db: TestDb) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().unwrap();
-        let config = ServeConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            database_url: db.url.clone(),
-            public_base_url: "https://lab.example".into(),
-            verify_url: Some("https://verify.example/verify".into()),
-            issuer_origin: ISSUER.into(),
-            log_origin: ORIGIN.into(),
-            issuer_key: keys_dir().join("issuer.key.pem"),
-            log_key: keys_dir().join("log.key.pem"),
-            media_dir: dir.path().join("media"),
-            max_upload_size: 1 << 20,
-            max_json_body: 64 << 10,
-            batch_size: 256,
-            batch_delay: Duration::from_millis(2),
-            request_timeout: Duration::from_secs(30),
-            rate_limit_per_minute: 0,
-            max_concurrent_requests: 4096,
-            connections: loupe_httpd::ConnectionLimits::default(),
-            key_history: Default::default(),
-            expect_checkpoint: None,
-        };
+        let config = store_support::serve_config(&db.url, &dir.path().join("media"));
         let running = spawn(config).await.unwrap();
         let (key, hash) = ApiKey::generate();
         running

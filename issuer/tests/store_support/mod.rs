@@ -226,3 +226,34 @@ pub fn now() -> u64 {
         .unwrap()
         .as_secs()
 }
+
+/// The configuration of an in-process test issuer (`app::spawn`) on
+/// `database_url`: the example keys, a loopback port, small body limits
+/// and a 2 ms batch delay, media under `media_dir`.
+pub fn serve_config(
+    database_url: &str,
+    media_dir: &std::path::Path,
+) -> loupe_issuer::config::ServeConfig {
+    let keys = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../keys-example");
+    loupe_issuer::config::ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: database_url.to_owned(),
+        public_base_url: "https://lab.example".into(),
+        verify_url: Some("https://verify.example/verify".into()),
+        issuer_origin: ISSUER.into(),
+        log_origin: ORIGIN.into(),
+        issuer_key: keys.join("issuer.key.pem"),
+        log_key: keys.join("log.key.pem"),
+        media_dir: media_dir.to_owned(),
+        max_upload_size: 1 << 20,
+        max_json_body: 64 << 10,
+        batch_size: 256,
+        batch_delay: std::time::Duration::from_millis(2),
+        request_timeout: std::time::Duration::from_secs(30),
+        rate_limit_per_minute: 0,
+        max_concurrent_requests: 4096,
+        connections: loupe_httpd::ConnectionLimits::default(),
+        key_history: Default::default(),
+        expect_checkpoint: None,
+    }
+}
