@@ -14,7 +14,7 @@ use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::VerifyingKey;
 use ed25519_dalek::pkcs8::DecodePublicKey as _;
 use loupe_issuer::apikey::ApiKey;
-use loupe_issuer::app::{Running, spawn};
+use loupe_issuer::app::Running;
 use loupe_schemas::bundle::{LogPolicy, ProofBundle};
 use loupe_schemas::checkpoint::NoteVerifier;
 use loupe_schemas::merkle::{leaf_hash, verify_consistency};
@@ -62,17 +62,8 @@ struct Server {
 
 impl Server {
     async fn start(db: TestDb) -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().unwrap();
-        let config = store_support::serve_config(&db.url, &dir.path().join("media"));
-        let running = spawn(config).await.unwrap();
-        let (key, hash) = ApiKey::generate();
-        running
-            .state
-            .store()
-            .create_api_key("tests", ISSUER, hash.as_bytes())
-            .await
-            .unwrap();
+        let (running, key) = store_support::spawn_issuer(&db.url, &dir.path().join("media")).await;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -80,7 +71,7 @@ impl Server {
         Self {
             base: running.base_url.clone(),
             running: Some(running),
-            key: key.expose_secret().to_owned(),
+            key,
             http,
             db,
             media: dir.path().join("media"),

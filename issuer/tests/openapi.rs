@@ -10,15 +10,12 @@ mod store_support;
 
 use std::collections::BTreeSet;
 
-use loupe_issuer::apikey::ApiKey;
-use loupe_issuer::app::{Running, spawn};
+use loupe_issuer::app::Running;
 use loupe_issuer::problem::NO_ROUTE_DETAIL;
 use loupe_schemas::token::{Sha256Digest, TokenId};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use store_support::TestDb;
-
-const ISSUER: &str = "lab.example";
 
 /// The base the document is resolved against (it has no `$id`).
 const DOC_BASE: &str = "urn:loupe:issuer:openapi";
@@ -34,18 +31,9 @@ struct Server {
 
 impl Server {
     async fn start() -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let db = TestDb::sqlite();
         let dir = tempfile::tempdir().unwrap();
-        let config = store_support::serve_config(&db.url, &dir.path().join("media"));
-        let running = spawn(config).await.unwrap();
-        let (key, hash) = ApiKey::generate();
-        running
-            .state
-            .store()
-            .create_api_key("tests", ISSUER, hash.as_bytes())
-            .await
-            .unwrap();
+        let (running, key) = store_support::spawn_issuer(&db.url, &dir.path().join("media")).await;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -60,7 +48,7 @@ impl Server {
         let doc: Value = r.json().await.unwrap();
         Self {
             running,
-            key: key.expose_secret().to_owned(),
+            key,
             http,
             doc,
             _db: db,

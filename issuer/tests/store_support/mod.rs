@@ -257,3 +257,23 @@ pub fn serve_config(
         expect_checkpoint: None,
     }
 }
+
+/// A test issuer started in-process ([`serve_config`]) with a fresh API key
+/// of [`ISSUER`]: the running service and the key's secret.
+pub async fn spawn_issuer(
+    database_url: &str,
+    media_dir: &std::path::Path,
+) -> (loupe_issuer::app::Running, String) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let running = loupe_issuer::app::spawn(serve_config(database_url, media_dir))
+        .await
+        .unwrap();
+    let (key, hash) = loupe_issuer::apikey::ApiKey::generate();
+    running
+        .state
+        .store()
+        .create_api_key("tests", ISSUER, hash.as_bytes())
+        .await
+        .unwrap();
+    (running, key.expose_secret().to_owned())
+}
