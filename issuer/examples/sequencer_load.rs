@@ -31,10 +31,11 @@ use ed25519_dalek::SigningKey;
 use loupe_issuer::sequencer::{Sequencer, SequencerConfig};
 use loupe_issuer::store::open_store;
 use loupe_schemas::checkpoint::NoteSigner;
-use loupe_schemas::token::{
-    FileDigest, ImageDigest, ImageRole, MediaRole, Provenance, Sha256Digest, Statement, Stone,
-    TokenBuilder, VideoDigest, VideoRole,
-};
+use loupe_schemas::token::{Statement, TokenBuilder};
+
+#[path = "support/provenance.rs"]
+mod provenance;
+use provenance::provenance;
 
 // The allocator of the `loupe-issuer` binary (see src/main.rs).
 #[global_allocator]
@@ -72,47 +73,6 @@ fn options() -> Result<Options, Box<dyn Error>> {
         }
     }
     Ok(o)
-}
-
-/// A realistic token: report, the six standard photos, a video.
-fn provenance(n: u64) -> Provenance {
-    let digest = |k: u64| Sha256Digest::of(&[n.to_be_bytes(), k.to_be_bytes()].concat());
-    Provenance {
-        report: FileDigest {
-            sha256: digest(0),
-            media_type: "application/pdf".into(),
-            size: 180_000 + n,
-        },
-        images: <ImageRole as MediaRole>::ALL
-            .iter()
-            .zip(1..)
-            .map(|(role, k)| ImageDigest {
-                role: *role,
-                sha256: digest(k),
-                media_type: "image/jpeg".into(),
-                size: 2_000_000 + k,
-            })
-            .collect(),
-        videos: vec![VideoDigest {
-            role: VideoRole::LightPlay,
-            sha256: digest(99),
-            media_type: "video/mp4".into(),
-            size: 30_000_000,
-        }],
-        stone: Stone {
-            variety: "Ruby".into(),
-            species: "Corundum".into(),
-            weight_mct: 1_000 + n % 5_000,
-            colour: "pigeon's blood red".into(),
-            shape: "oval".into(),
-            cut: "mixed".into(),
-            clarity: "VS".into(),
-            dimensions_um: [7_100, 5_600, 3_400],
-            treatment: "none".into(),
-            origin: Some("Myanmar".into()),
-        },
-        supersedes: None,
-    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
