@@ -58,6 +58,7 @@ use loupe_schemas::token::{Statement, TokenId, TokenParseError};
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::metrics::BatchStats;
 use crate::proofs::{MissingTile, ProofError, TileHashes, inclusion_proof};
 use crate::rotation::LogSigner;
 use crate::store::{EntryKind, LogBatch, NewEntry, SequencerLease, Store, StoreError, StoredTile};
@@ -327,6 +328,7 @@ enum Message {
 pub struct SequencerHandle {
     tx: mpsc::Sender<Message>,
     origin: Arc<str>,
+    stats: Arc<BatchStats>,
 }
 
 /// Starts the sequencer task.
@@ -381,10 +383,19 @@ impl Sequencer {
             max_delay: config.max_delay,
         };
         let (tx, rx) = mpsc::channel(config.max_batch.saturating_mul(4).max(64));
-        let (task, writer) = Task::new(store, log_signer, config, lease, tree, rx);
+        let stats = Arc::new(BatchStats::default());
+        let (task, writer) = Task::new(
+            store,
+            log_signer,
+            config,
+            lease,
+            tree,
+            rx,
+            Arc::clone(&stats),
+        );
         let writer = tokio::spawn(writer.run());
         tokio::spawn(task.run(writer));
-        Ok(SequencerHandle { tx, origin })
+        Ok(SequencerHandle { tx, origin, stats })
     }
 }
 
@@ -393,6 +404,13 @@ impl SequencerHandle {
     #[must_use]
     pub fn origin(&self) -> &str {
         &self.origin
+    }
+
+    /// Sizes and commit times of the batches this sequencer has written
+    /// (served at `GET /metrics`).
+    #[must_use]
+    pub fn batch_stats(&self) -> &BatchStats {
+        &self.stats
     }
 
     /// Parses `bytes` strictly and submits the statement.
@@ -745,6 +763,7 @@ impl Task {
         lease: Box<dyn SequencerLease>,
         tree: LogTree,
         rx: mpsc::Receiver<Message>,
+        stats: Arc<BatchStats>,
     ) -> (Self, Writer) {
         let (writer, jobs) = mpsc::channel(1);
         let (done_tx, done) = mpsc::unbounded_channel();
@@ -766,6 +785,7 @@ impl Task {
             jobs,
             done: done_tx,
             failed: None,
+            stats,
         };
         (task, writer)
     }
@@ -1191,6 +1211,8 @@ struct Writer {
     /// The generation whose batch failed: its later batches are refused
     /// unwritten (they were built on the failed one).
     failed: Option<(u64, Arc<StoreError>)>,
+    /// What the writer records of each batch.
+    stats: Arc<BatchStats>,
 }
 
 impl Writer {
@@ -1220,6 +1242,7 @@ impl Writer {
             && let Err(e) = self.store.append_batch(write).await
         {
             tracing::warn!(error = %e, entries = write.entries.len(), "batch not persisted");
+            self.stats.failed();
             let e = Arc::new(e);
             self.failed = Some((job.generation, Arc::clone(&e)));
             let _ = self.done.send(WriteDone::Failed {
@@ -1231,6 +1254,9 @@ impl Writer {
             return;
         }
         let written = Instant::now();
+        if let Some(write) = &job.write {
+            self.stats.committed(write.entries.len(), written - started);
+        }
         let _ = self.done.send(WriteDone::Committed {
             batch_no: job.batch_no,
         });

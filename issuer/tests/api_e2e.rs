@@ -829,6 +829,20 @@ async fn concurrent_issuance_and_metrics() {
     // A lone instance sequences the log, on either back end.
     assert!(m.contains("\nloupe_sequencer_leader 1\n"), "{m}");
     assert!(m.contains("loupe_write_seconds_count 64\n"));
+    // The sequencer's batches: every entry it wrote is in one of them.
+    let value = |name: &str| -> f64 {
+        m.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {m}"))
+    };
+    let batches = value("loupe_batch_entries_count");
+    assert!((1.0..=64.0).contains(&batches), "{batches} batches");
+    #[allow(clippy::cast_precision_loss)]
+    let logged = (start + 64) as f64;
+    assert_eq!(value("loupe_batch_entries_sum"), logged, "{m}");
+    assert_eq!(value("loupe_batch_commit_seconds_count"), batches);
+    assert_eq!(value("loupe_batch_entries_bucket{le=\"+Inf\"}"), batches);
+    assert_eq!(value("loupe_batches_failed_total"), 0.0);
     // `GET /openapi.json` against the routes and the answers: tests/openapi.rs.
     s.stop().await;
 }

@@ -236,7 +236,7 @@ fn describe(state: &AppState) -> Result<IssuerDescription, crate::keys::KeyFileE
     tag = "operations",
     operation_id = "get_metrics",
     summary = "Prometheus metrics",
-    description = "Tokens issued, revocations, rejected writes, tree size, `loupe_sequencer_leader` (1 or 0), write latency histogram.",
+    description = "Tokens issued, revocations, rejected writes, tree size, `loupe_sequencer_leader` (1 or 0), write latency histogram; on the instance that sequences, batch sizes (`loupe_batch_entries`), batch commit times (`loupe_batch_commit_seconds`) and `loupe_batches_failed_total`; HTTP connection counters.",
     responses(
         (status = 200, description = "Prometheus exposition text, version 0.0.4", body = String, content_type = "text/plain"),
     ),
@@ -254,6 +254,9 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
         )],
         {
             let mut text = state.metrics().render(size, state.leadership().is_leader());
+            if let Some(sequencer) = state.leadership().sequencer() {
+                sequencer.batch_stats().write_prometheus(&mut text);
+            }
             state
                 .http_server()
                 .stats()
