@@ -299,6 +299,30 @@ async fn a_batch_built_on_another_size_writes_nothing() {
         }
         assert_eq!(db.count("entries").await, 1, "{}", db.name);
         assert_eq!(db.count("checkpoints").await, 2);
+
+        // A batch whose entries go in but whose checkpoint is refused (size
+        // 1 exists): the whole transaction is rolled back.
+        let batch = LogBatch {
+            old_size: 1,
+            entries: vec![NewEntry::from_statement(1, &token(60))],
+            tiles: Vec::new(),
+            checkpoint_size: 1,
+            checkpoint_root: [0; 32],
+            checkpoint_note: "forged\n".into(),
+        };
+        let e = store.append_batch(&batch).await.unwrap_err();
+        assert!(e.is_constraint_violation(), "{}: {e:?}", db.name);
+        assert_eq!(db.count("entries").await, 1, "{}", db.name);
+        assert_eq!(db.count("checkpoints").await, 2);
+
+        // No failed batch left a transaction open: the next one is logged.
+        let seq = Sequencer::spawn(store.clone(), log_signer(), SequencerConfig::default())
+            .await
+            .unwrap();
+        assert_eq!(seq.submit(token(2)).await.unwrap().leaf_index, 1);
+        seq.shutdown().await;
+        assert_eq!(db.count("entries").await, 2, "{}", db.name);
+        assert_eq!(db.count("checkpoints").await, 3);
         store.close().await;
         db.cleanup().await;
     }

@@ -55,6 +55,18 @@ const READER_CACHE_KIB: i64 = 8 * 1024;
 /// `write` and `fsync`: durability is unchanged.
 const MMAP_SIZE: u64 = 1 << 30;
 
+/// WAL pages after which the writer connection checkpoints by itself
+/// (`PRAGMA wal_autocheckpoint`). The background checkpointer normally
+/// keeps the WAL copied back long before: this bounds the WAL (128 MiB of
+/// 8 KiB pages) if it falls behind, and lets the WAL restart from its
+/// beginning, which needs a moment when no commit races the checkpoint.
+const WRITER_AUTOCHECKPOINT_PAGES: u32 = 16_000;
+
+/// How long the background checkpointer lets committed batches gather in
+/// the WAL before it copies them back into the database file: pages that
+/// several batches dirty (the token-id index) are copied once.
+const CHECKPOINT_DELAY: Duration = Duration::from_millis(100);
+
 /// The log in an SQLite database file.
 #[derive(Debug)]
 pub struct SqliteStore {
@@ -62,6 +74,81 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Whether a sequencer of this process holds the lease.
     sequencing: Arc<AtomicBool>,
+    /// Wakes the background checkpointer after a commit (file databases).
+    checkpointer: Option<Checkpointer>,
+}
+
+/// Copies the WAL back into the database file on a connection of its own,
+/// off the writer's path, so that a batch's commit never waits for a WAL
+/// checkpoint (`PRAGMA wal_checkpoint(PASSIVE)`: it never blocks the
+/// writer or readers). Durability is the WAL's, as before: a checkpoint
+/// only moves committed pages.
+#[derive(Debug)]
+struct Checkpointer {
+    pool: SqlitePool,
+    committed: Arc<tokio::sync::Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Checkpointer {
+    fn start(pool: SqlitePool) -> Self {
+        let committed = Arc::new(tokio::sync::Notify::new());
+        let task = tokio::spawn(Self::run(pool.clone(), Arc::clone(&committed)));
+        Self {
+            pool,
+            committed,
+            task,
+        }
+    }
+
+    async fn run(pool: SqlitePool, committed: Arc<tokio::sync::Notify>) {
+        loop {
+            committed.notified().await;
+            tokio::time::sleep(CHECKPOINT_DELAY).await;
+            if pool.is_closed() {
+                return;
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_all(&pool)
+                .await
+            {
+                tracing::warn!(error = %e, "WAL checkpoint failed; the writer checkpoints instead");
+            }
+        }
+    }
+}
+
+/// The writer connection during a batch's transaction. Until
+/// [`Uncommitted::committed`], dropping it (on an error, or when the future
+/// is cancelled) closes the connection instead of returning it to the pool:
+/// closing rolls back the transaction left open, and the pool opens a
+/// fresh connection for the next batch.
+struct Uncommitted {
+    conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
+    committed: bool,
+}
+
+impl Uncommitted {
+    /// The COMMIT succeeded: the connection goes back to the pool.
+    fn committed(mut self) {
+        self.committed = true;
+    }
+}
+
+impl Drop for Uncommitted {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        if let Some(c) = &self.checkpointer {
+            c.task.abort();
+        }
+    }
 }
 
 static SELECT_ENTRY: LazyLock<String> =
@@ -119,30 +206,45 @@ impl SqliteStore {
             // Statement journals of multi-row inserts stay in memory.
             .pragma("temp_store", "MEMORY")
             .pragma("mmap_size", MMAP_SIZE.to_string());
-        let pool = |connections: u32, cache_kib: i64| {
+        let pool = |connections: u32, cache_kib: i64, autocheckpoint: Option<u32>| {
+            let mut options = options
+                .clone()
+                .pragma("cache_size", (-cache_kib).to_string());
+            if let Some(pages) = autocheckpoint {
+                options = options.pragma("wal_autocheckpoint", pages.to_string());
+            }
             SqlitePoolOptions::new()
                 .max_connections(connections)
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
-                .connect_with(
-                    options
-                        .clone()
-                        .pragma("cache_size", (-cache_kib).to_string()),
-                )
+                .connect_with(options)
         };
-        let writer = pool(1, WRITER_CACHE_KIB).await?;
+        // A file database is checkpointed in the background (see
+        // `Checkpointer`); the writer only steps in if that falls behind.
+        let writer = pool(
+            1,
+            WRITER_CACHE_KIB,
+            (!in_memory).then_some(WRITER_AUTOCHECKPOINT_PAGES),
+        )
+        .await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         // An in-memory database lives in its one connection.
         let readers = if in_memory {
             writer.clone()
         } else {
-            pool(MAX_CONNECTIONS, READER_CACHE_KIB).await?
+            pool(MAX_CONNECTIONS, READER_CACHE_KIB, None).await?
+        };
+        let checkpointer = if in_memory {
+            None
+        } else {
+            Some(Checkpointer::start(pool(1, READER_CACHE_KIB, None).await?))
         };
         Ok(Self {
             pool: readers,
             writer,
             sequencing: Arc::new(AtomicBool::new(false)),
+            checkpointer,
         })
     }
 
@@ -207,12 +309,22 @@ impl Store for SqliteStore {
 
     async fn append_batch(&self, batch: &LogBatch) -> Result<(), StoreError> {
         let now = unix_now();
-        // BEGIN IMMEDIATE takes the write lock up front, so the size check
-        // and the writes see the same database.
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let size: Option<i64> = sqlx::query_scalar("SELECT MAX(tree_size) FROM checkpoints")
-            .fetch_one(&mut *tx)
-            .await?;
+        // Every statement of the batch is one request to the connection's
+        // worker thread, and each request costs two thread wake-ups: on a
+        // busy machine the writer spent longer waiting to be scheduled than
+        // running. So a batch is two requests: BEGIN IMMEDIATE (which takes
+        // the write lock up front, so the size check and the writes see the
+        // same database) with the size check, then every insert and the
+        // COMMIT as one multi-statement query.
+        let mut guard = Uncommitted {
+            conn: self.writer.acquire().await?,
+            committed: false,
+        };
+        let conn = &mut *guard.conn;
+        let size: Option<i64> =
+            sqlx::query_scalar("BEGIN IMMEDIATE; SELECT MAX(tree_size) FROM checkpoints")
+                .fetch_one(&mut *conn)
+                .await?;
         let found = size.map_or(Ok(0), |s| to_u64(s, "tree size"))?;
         if found != batch.old_size {
             return Err(StoreError::SizeMismatch {
@@ -221,15 +333,16 @@ impl Store for SqliteStore {
             });
         }
 
+        let mut sql = String::new();
+        let mut args = SqliteArguments::default();
         let mut rest = batch.entries.as_slice();
         for rows in insert_chunk_sizes(rest.len(), MAX_ROWS) {
             let (chunk, tail) = rest.split_at(rows);
             rest = tail;
-            let sql = format!(
-                "INSERT INTO entries ({ENTRY_COLUMNS}) VALUES {}",
+            sql.push_str(&format!(
+                "INSERT INTO entries ({ENTRY_COLUMNS}) VALUES {};\n",
                 placeholders(rows, 9)
-            );
-            let mut args = SqliteArguments::default();
+            ));
             for e in chunk {
                 (|| {
                     args.add(to_i64(e.leaf_index)?)?;
@@ -244,22 +357,18 @@ impl Store for SqliteStore {
                 })()
                 .map_err(sqlx::Error::Encode)?;
             }
-            sqlx::query_with(AssertSqlSafe(sql), args)
-                .execute(&mut *tx)
-                .await?;
         }
 
         let mut rest = batch.tiles.as_slice();
         for rows in insert_chunk_sizes(rest.len(), MAX_ROWS) {
             let (chunk, tail) = rest.split_at(rows);
             rest = tail;
-            let sql = format!(
+            sql.push_str(&format!(
                 "INSERT INTO tiles (level, tile_index, width, data) VALUES {} \
                  ON CONFLICT (level, tile_index) DO UPDATE \
-                 SET width = excluded.width, data = excluded.data",
+                 SET width = excluded.width, data = excluded.data;\n",
                 placeholders(rows, 4)
-            );
-            let mut args = SqliteArguments::default();
+            ));
             for t in chunk {
                 (|| {
                     args.add(i64::from(t.coords.level()))?;
@@ -269,21 +378,30 @@ impl Store for SqliteStore {
                 })()
                 .map_err(sqlx::Error::Encode)?;
             }
-            sqlx::query_with(AssertSqlSafe(sql), args)
-                .execute(&mut *tx)
-                .await?;
         }
 
-        sqlx::query(
-            "INSERT INTO checkpoints (tree_size, root, note, created_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(to_i64(batch.checkpoint_size)?)
-        .bind(batch.checkpoint_root.to_vec())
-        .bind(batch.checkpoint_note.as_str())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        sql.push_str(
+            "INSERT INTO checkpoints (tree_size, root, note, created_at) VALUES (?, ?, ?, ?);\n\
+             COMMIT",
+        );
+        (|| {
+            args.add(to_i64(batch.checkpoint_size)?)?;
+            args.add(batch.checkpoint_root.to_vec())?;
+            args.add(batch.checkpoint_note.clone())?;
+            args.add(now)
+        })()
+        .map_err(sqlx::Error::Encode)?;
+        // The query's shape changes with the batch: it is prepared for this
+        // batch only, so it does not push the lookups' statements out of
+        // the connection's statement cache.
+        sqlx::query_with(AssertSqlSafe(sql), args)
+            .persistent(false)
+            .execute(&mut *conn)
+            .await?;
+        guard.committed();
+        if let Some(c) = &self.checkpointer {
+            c.committed.notify_one();
+        }
         Ok(())
     }
 
@@ -524,6 +642,10 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        if let Some(c) = &self.checkpointer {
+            c.task.abort();
+            c.pool.close().await;
+        }
         self.pool.close().await;
         self.writer.close().await;
     }
