@@ -6,6 +6,7 @@
 #
 #   FUZZ_SECONDS=600 bash fuzz/run.sh            # every target, 10 minutes each
 #   FUZZ_SECONDS=60 bash fuzz/run.sh token_parse  # one target
+#   FUZZ_JOBS=1 bash fuzz/run.sh                  # one target at a time (default: one per core)
 #   FUZZ_PROFILE=dev bash fuzz/run.sh             # unoptimised build: compiles in a
 #                                                 # fraction of the time, runs slower
 #                                                 # (.ci/run's brief smoke run)
@@ -26,20 +27,37 @@ if [ ${#targets[@]} -eq 0 ]; then
   mapfile -t targets < <(cargo fuzz list)
 fi
 
-for t in "${targets[@]}"; do
-  corpus="fuzz/corpus/$t"
+# Targets run FUZZ_JOBS at a time (default: one per core), each for the
+# full FUZZ_SECONDS; their summaries are printed in order once all are done.
+jobs="${FUZZ_JOBS:-$(nproc)}"
+logs="$(mktemp -d)"
+trap 'rm -rf "$logs"' EXIT
+
+run_target() {
+  local t=$1 corpus="fuzz/corpus/$1" status=0
   mkdir -p "$corpus"
   if [ -d "fuzz/seeds/$t" ]; then cp -n fuzz/seeds/"$t"/* "$corpus"/ 2>/dev/null || true; fi
+  cargo fuzz run -s none "${profile[@]}" "$t" "$corpus" -- -max_total_time="$seconds" -print_final_stats=1 >"$logs/$t.log" 2>&1 || status=$?
+  echo "$status" >"$logs/$t.status"
+}
+
+for t in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
   echo "--- fuzz $t for ${seconds}s"
-  log="$(mktemp)"
-  status=0
-  cargo fuzz run -s none "${profile[@]}" "$t" "$corpus" -- -max_total_time="$seconds" -print_final_stats=1 >"$log" 2>&1 || status=$?
-  grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)' "$log" || true
-  if [ "$status" -ne 0 ]; then
-    tail -n 40 "$log" >&2
-    echo "fuzz target $t FAILED (exit $status): see fuzz/artifacts/$t/" >&2
-    exit 1
-  fi
-  rm -f "$log"
+  run_target "$t" &
 done
+wait
+
+failed=0
+for t in "${targets[@]}"; do
+  echo "--- $t"
+  grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)' "$logs/$t.log" || true
+  status="$(cat "$logs/$t.status" 2>/dev/null || echo missing)"
+  if [ "$status" != 0 ]; then
+    tail -n 40 "$logs/$t.log" >&2
+    echo "fuzz target $t FAILED (exit $status): see fuzz/artifacts/$t/" >&2
+    failed=1
+  fi
+done
+if [ "$failed" -ne 0 ]; then exit 1; fi
 echo "fuzz: ${#targets[@]} targets ran ${seconds}s each with no crash"
