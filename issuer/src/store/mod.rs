@@ -603,27 +603,10 @@ pub(crate) fn chunk_sizes(n: usize, max: usize) -> Vec<usize> {
     sizes
 }
 
-/// Splits `n` rows to insert into chunks: full chunks of `max`, then the
-/// remainder as descending powers of two (200 of 256 are 128 + 64 + 8).
-/// One statement per chunk; a connection so prepares at most
-/// `log2(max) + 2` shapes of each insert, all kept in its statement cache,
-/// instead of a new shape for nearly every batch size (parsing a statement
-/// of hundreds of rows costs more than running it).
-pub(crate) fn insert_chunk_sizes(n: usize, max: usize) -> Vec<usize> {
-    let max = max.max(1);
-    let mut sizes = vec![max; n / max];
-    let mut rest = n % max;
-    while rest > 0 {
-        let size = 1 << rest.ilog2();
-        sizes.push(size);
-        rest -= size;
-    }
-    sizes
-}
-
-/// The number of rows a lookup of `rows` keys binds: the next power of two
-/// (the extra slots repeat a key or match nothing), so lookups too come in
-/// a few statement shapes that stay prepared.
+/// The number of rows a multi-row statement of `rows` rows binds: the next
+/// power of two (a lookup's extra slots repeat a key or match nothing; an
+/// insert's are NULL rows it skips), so statements come in a few shapes
+/// that stay prepared.
 pub(crate) fn padded_rows(rows: usize) -> usize {
     rows.next_power_of_two()
 }

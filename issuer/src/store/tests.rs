@@ -14,24 +14,6 @@ fn chunk_sizes_are_full_chunks_and_a_remainder() {
 }
 
 #[test]
-fn insert_chunks_are_full_chunks_then_powers_of_two() {
-    use super::insert_chunk_sizes;
-    assert_eq!(insert_chunk_sizes(0, 256), Vec::<usize>::new());
-    assert_eq!(insert_chunk_sizes(1, 256), vec![1]);
-    assert_eq!(insert_chunk_sizes(200, 256), vec![128, 64, 8]);
-    assert_eq!(insert_chunk_sizes(256, 256), vec![256]);
-    assert_eq!(insert_chunk_sizes(600, 256), vec![256, 256, 64, 16, 8]);
-    let mut shapes = std::collections::BTreeSet::new();
-    for n in 0..2000 {
-        let sizes = insert_chunk_sizes(n, 256);
-        assert_eq!(sizes.iter().sum::<usize>(), n, "n = {n}");
-        assert!(sizes.iter().all(|s| s.is_power_of_two()), "n = {n}");
-        shapes.extend(sizes);
-    }
-    assert_eq!(shapes.len(), 9);
-}
-
-#[test]
 fn lookups_pad_to_powers_of_two() {
     use super::padded_rows;
     assert_eq!(padded_rows(1), 1);
