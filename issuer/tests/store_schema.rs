@@ -332,7 +332,7 @@ async fn a_batch_built_on_another_size_writes_nothing() {
 /// around a full chunk of 256, several chunks and a remainder) are stored
 /// whole: every entry at its index with its bytes, one checkpoint per
 /// batch, and tiles from which a restarted sequencer rebuilds the same tree
-/// (it checks the stored root) and proves every entry.
+/// (it checks the stored root when it loads) and goes on appending.
 #[tokio::test]
 async fn batches_of_any_size_are_stored_whole() {
     use std::time::Duration;

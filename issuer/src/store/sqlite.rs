@@ -193,6 +193,31 @@ fn padded_insert(
     )
 }
 
+/// Values per row of [`entries_insert_sql`] (the [`ENTRY_COLUMNS`]).
+const ENTRY_ARITY: usize = 9;
+
+/// Values per row of [`tiles_insert_sql`].
+const TILE_ARITY: usize = 4;
+
+/// `items` as its full chunks of [`MAX_ROWS`], and the rest.
+fn full_chunks<T>(items: &[T]) -> (std::slice::Chunks<'_, T>, &[T]) {
+    let (full, rest) = items.split_at(items.len() - items.len() % MAX_ROWS);
+    (full.chunks(MAX_ROWS), rest)
+}
+
+/// Binds `rows` rows of `per_row` NULLs: the padding [`padded_insert`]
+/// skips.
+fn add_null_rows(
+    args: &mut SqliteArguments,
+    rows: usize,
+    per_row: usize,
+) -> Result<(), sqlx::error::BoxDynError> {
+    for _ in 0..rows * per_row {
+        args.add(None::<i64>)?;
+    }
+    Ok(())
+}
+
 /// [`padded_insert`] of `rows` entries. `OR ROLLBACK`: a refused row
 /// (which the sequencer's checks make a bug) rolls the whole transaction
 /// back, which the batch's connection is closed after anyway; so SQLite
@@ -203,7 +228,7 @@ fn entries_insert_sql(rows: usize) -> String {
         "INSERT OR ROLLBACK",
         &format!("entries ({ENTRY_COLUMNS})"),
         rows,
-        9,
+        ENTRY_ARITY,
         "",
     )
 }
@@ -214,7 +239,7 @@ fn tiles_insert_sql(rows: usize) -> String {
         "INSERT",
         "tiles (level, tile_index, width, data)",
         rows,
-        4,
+        TILE_ARITY,
         " ON CONFLICT (level, tile_index) DO UPDATE \
          SET width = excluded.width, data = excluded.data",
     )
@@ -240,12 +265,7 @@ fn add_entries(
             args.add(e.statement.clone())?;
             args.add(now)?;
         }
-        for _ in entries.len()..rows {
-            for _ in 0..9 {
-                args.add(None::<i64>)?;
-            }
-        }
-        Ok(())
+        add_null_rows(args, rows - entries.len(), ENTRY_ARITY)
     })()
     .map_err(|e| sqlx::Error::Encode(e).into())
 }
@@ -264,12 +284,7 @@ fn add_tiles(
             args.add(i64::from(t.coords.width()))?;
             args.add(t.data.clone())?;
         }
-        for _ in tiles.len()..rows {
-            for _ in 0..4 {
-                args.add(None::<i64>)?;
-            }
-        }
-        Ok(())
+        add_null_rows(args, rows - tiles.len(), TILE_ARITY)
     })()
     .map_err(|e| sqlx::Error::Encode(e).into())
 }
@@ -441,20 +456,16 @@ impl Store for SqliteStore {
         // is prepared once and stays in the connection's statement cache:
         // a query of a new shape for every batch cost the writer a sixth of
         // its time in SQLite's parser.
-        let (full, rest) = batch
-            .entries
-            .split_at(batch.entries.len() - batch.entries.len() % MAX_ROWS);
-        for chunk in full.chunks(MAX_ROWS) {
+        let (full, rest) = full_chunks(&batch.entries);
+        for chunk in full {
             let mut args = SqliteArguments::default();
             add_entries(&mut args, chunk, MAX_ROWS, now)?;
             sqlx::query_with(AssertSqlSafe(entries_insert_sql(MAX_ROWS)), args)
                 .execute(&mut *conn)
                 .await?;
         }
-        let (full_tiles, rest_tiles) = batch
-            .tiles
-            .split_at(batch.tiles.len() - batch.tiles.len() % MAX_ROWS);
-        for chunk in full_tiles.chunks(MAX_ROWS) {
+        let (full_tiles, rest_tiles) = full_chunks(&batch.tiles);
+        for chunk in full_tiles {
             let mut args = SqliteArguments::default();
             add_tiles(&mut args, chunk, MAX_ROWS)?;
             sqlx::query_with(AssertSqlSafe(tiles_insert_sql(MAX_ROWS)), args)
