@@ -91,6 +91,9 @@ proptest! {
         let token = TokenBuilder::new("lab.example", sub.clone(), p.clone())
             .iat(iat).cti(Cti(cti)).alg(alg).sign(&key).unwrap();
         let parsed = Token::parse(token.logged_bytes()).unwrap();
+        // The signer builds the token from its inputs without parsing its
+        // own output: the strict parser must read back exactly that token.
+        prop_assert_eq!(&parsed, &token);
         prop_assert_eq!(parsed.provenance(), &p);
         prop_assert_eq!(&parsed.claims().sub, &sub);
         prop_assert_eq!(parsed.claims().iat, iat);

@@ -126,8 +126,9 @@ pub(crate) struct ProtectedSpec<'a> {
 }
 
 /// Signs `payload` under the protected header described by `spec`, and
-/// returns the tagged COSE_Sign1 with an empty unprotected header.
-pub(crate) fn sign(spec: ProtectedSpec<'_>, payload: &[u8], key: &SigningKey) -> Vec<u8> {
+/// returns the envelope of the tagged COSE_Sign1 with an empty unprotected
+/// header (its logged bytes and id computed, as [`Envelope::parse`] would).
+pub(crate) fn sign(spec: ProtectedSpec<'_>, payload: &[u8], key: &SigningKey) -> Envelope {
     let mut header = vec![
         (int(HDR_ALG), int(spec.alg.cose_value())),
         (
@@ -148,7 +149,18 @@ pub(crate) fn sign(spec: ProtectedSpec<'_>, payload: &[u8], key: &SigningKey) ->
     let protected = cbor::encode(&Value::Map(header));
     let tbs = sig_structure(&protected, &[], payload);
     let signature = key.sign(&tbs).to_bytes();
-    encode_sign1(&protected, &[], payload, &signature)
+    Envelope::from_parts(
+        Header {
+            alg: spec.alg,
+            kid: spec.kid,
+            content_type: spec.content_type,
+            x5chain: spec.x5chain.map(<[Vec<u8>]>::to_vec),
+        },
+        Vec::new(),
+        &protected,
+        payload,
+        signature,
+    )
 }
 
 /// The protected header parameters an [`Envelope`] keeps.

@@ -190,7 +190,7 @@ impl RevocationBuilder {
         revocation.validate()?;
         check_x5chain(self.x5chain.as_deref())?;
         let payload = cbor::encode(&revocation.to_value());
-        let bytes = envelope::sign(
+        let envelope = envelope::sign(
             ProtectedSpec {
                 alg: self.alg,
                 kid: Kid::of(&key.verifying_key()),
@@ -201,7 +201,7 @@ impl RevocationBuilder {
             &payload,
             key,
         );
-        SignedRevocation::parse(&bytes).map_err(TokenBuildError::Encoded)
+        SignedRevocation::parse(&envelope.logged).map_err(TokenBuildError::Encoded)
     }
 }
 
