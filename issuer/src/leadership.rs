@@ -25,7 +25,7 @@
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use loupe_schemas::token::Statement;
+use loupe_schemas::token::{Statement, Token};
 use sqlx::postgres::PgPool;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -157,6 +157,28 @@ impl Leadership {
             }
         }
         handoff.submit(self.store.as_ref(), &statement).await
+    }
+
+    /// As [`Leadership::submit`], for a token this process has just signed
+    /// for this call: on the leader it skips the sequencer's id lookup
+    /// ([`SequencerHandle::submit_new`]). A hand-off to another instance
+    /// is looked up as usual (a retry may already be logged there).
+    ///
+    /// # Errors
+    ///
+    /// As [`Leadership::submit`].
+    pub async fn submit_new(&self, token: Token) -> Result<Sequenced, SubmitError> {
+        match (&self.handoff, self.sequencer()) {
+            (None, Some(sequencer)) => sequencer.submit_new(token).await,
+            (None, None) => Err(SubmitError::Stopped),
+            (Some(_), Some(sequencer)) => match sequencer.submit_new(token.clone()).await {
+                // It stopped under us (lost its lock): hand it to the next
+                // leader.
+                Err(SubmitError::Stopped) => self.submit(Statement::Token(token)).await,
+                other => other,
+            },
+            (Some(_), None) => self.submit(Statement::Token(token)).await,
+        }
     }
 
     /// Stops sequencing (after the batch in progress, releasing the lock

@@ -93,6 +93,41 @@ async fn resubmission_is_idempotent() {
     }
 }
 
+/// `submit_new` skips the id lookup for a token this process has just
+/// signed. Misused on a token that is in the log (here after its
+/// revocation, so that the one-stone rule lets it through), the database's
+/// `UNIQUE` token id refuses the batch: nothing is written, the same token
+/// is not logged twice, and the sequencer goes on.
+#[tokio::test]
+async fn a_repeated_new_token_is_refused_by_the_database() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let seq = spawn(&store, 1).await;
+        let t = token(1);
+        seq.submit(t.clone()).await.unwrap();
+        seq.submit(revocation(t.id())).await.unwrap();
+        let Statement::Token(inner) = t.clone() else {
+            unreachable!()
+        };
+        let refused = seq.submit_new(inner).await;
+        assert!(
+            matches!(refused, Err(SubmitError::Store(_))),
+            "{}: {refused:?}",
+            db.name
+        );
+        assert_eq!(store.tree_size().await.unwrap(), 2, "{}", db.name);
+        // The sequencer reloaded the log and goes on from the same tree.
+        let next = seq.submit(token(2)).await.unwrap();
+        assert_eq!((next.leaf_index, next.tree_size), (2, 3), "{}", db.name);
+        let again = seq.submit(t).await.unwrap();
+        assert!(again.already_logged && again.leaf_index == 0, "{}", db.name);
+        check_log_rules(store.as_ref()).await;
+        seq.shutdown().await;
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
 #[tokio::test]
 async fn one_stone_one_active_token() {
     for db in TestDb::all().await {

@@ -214,7 +214,7 @@ pub async fn issue(
     let bytes = token.to_bytes();
     // From here the token may be logged even if this request is dropped.
     staged.keep_on_drop();
-    let sequenced = match state.leadership().submit(Statement::Token(token)).await {
+    let sequenced = match state.leadership().submit_new(token).await {
         Ok(s) => s,
         Err(e) => {
             if e.is_refusal() {
