@@ -50,12 +50,17 @@ const WRITER_CACHE_KIB: i64 = 8 * 1024;
 /// Page cache of each reader connection.
 const READER_CACHE_KIB: i64 = 8 * 1024;
 
-/// How much of the database file connections read through a memory map
-/// (`PRAGMA mmap_size`). Every commit of the sequencer resets the page cache
-/// of the reader connections (WAL mode); with the map, their next lookups
-/// find the index pages in the operating system's page cache without a
-/// `read` call and a copy each. Writes still go through the WAL with
-/// `write` and `fsync`: durability is unchanged.
+/// How much of the database file the writer connection reads through a
+/// memory map (`PRAGMA mmap_size`): pages its cache misses are read without
+/// a `read` call and a copy. Writes still go through the WAL with `write`
+/// and `fsync`: durability is unchanged.
+///
+/// Reader connections do not map the file. A reader that begins a read
+/// transaction after a commit drops its page cache and, with a map, unmaps
+/// and maps the file again: with a batch committed every few milliseconds
+/// the `munmap` (a TLB shoot-down on every core) and the page faults that
+/// follow cost more than the copies they save (≈ 30 % of the readers' time
+/// in a profile of 2026-11-27, docs/performance.md).
 const MMAP_SIZE: u64 = 1 << 30;
 
 /// WAL pages after which the writer connection checkpoints by itself
@@ -321,14 +326,21 @@ impl SqliteStore {
             // each kind of batch statement.
             .statement_cache_capacity(STATEMENT_CACHE)
             // Statement journals of multi-row inserts stay in memory.
-            .pragma("temp_store", "MEMORY")
-            .pragma("mmap_size", MMAP_SIZE.to_string());
-        let pool = |connections: u32, cache_kib: i64, autocheckpoint: Option<u32>| {
+            .pragma("temp_store", "MEMORY");
+        let pool = |connections: u32, cache_kib: i64, writer: bool| {
             let mut options = options
                 .clone()
                 .pragma("cache_size", (-cache_kib).to_string());
-            if let Some(pages) = autocheckpoint {
-                options = options.pragma("wal_autocheckpoint", pages.to_string());
+            if writer {
+                options = options.pragma("mmap_size", MMAP_SIZE.to_string());
+                if !in_memory {
+                    options = options.pragma(
+                        "wal_autocheckpoint",
+                        WRITER_AUTOCHECKPOINT_PAGES.to_string(),
+                    );
+                }
+            } else {
+                options = options.pragma("mmap_size", "0");
             }
             SqlitePoolOptions::new()
                 .max_connections(connections)
@@ -339,23 +351,18 @@ impl SqliteStore {
         };
         // A file database is checkpointed in the background (see
         // `Checkpointer`); the writer only steps in if that falls behind.
-        let writer = pool(
-            1,
-            WRITER_CACHE_KIB,
-            (!in_memory).then_some(WRITER_AUTOCHECKPOINT_PAGES),
-        )
-        .await?;
+        let writer = pool(1, WRITER_CACHE_KIB, true).await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         // An in-memory database lives in its one connection.
         let readers = if in_memory {
             writer.clone()
         } else {
-            pool(MAX_CONNECTIONS, READER_CACHE_KIB, None).await?
+            pool(MAX_CONNECTIONS, READER_CACHE_KIB, false).await?
         };
         let checkpointer = if in_memory {
             None
         } else {
-            Some(Checkpointer::start(pool(1, READER_CACHE_KIB, None).await?))
+            Some(Checkpointer::start(pool(1, READER_CACHE_KIB, false).await?))
         };
         Ok(Self {
             pool: readers,
