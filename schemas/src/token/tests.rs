@@ -1653,3 +1653,27 @@ proptest::proptest! {
         same_as_oracle(&m);
     }
 }
+
+/// The signer no longer parses its own output, so it checks the size limit
+/// itself: a token that would exceed [`MAX_STATEMENT_SIZE`] (here through a
+/// large certificate chain) is refused, and one just under it is built and
+/// reads back equal.
+#[test]
+fn the_signer_refuses_a_token_over_the_size_limit() {
+    // Between 256 bytes and 64 KiB the CBOR heads keep their width, so the
+    // token grows by exactly the certificate's growth.
+    let with = |len: usize| builder().x5chain(vec![vec![0x30; len]]);
+    let base = with(1000).sign(&key(1)).unwrap().logged_bytes().len() - 1000;
+    let room = MAX_STATEMENT_SIZE - base;
+    let over = with(room + 1).sign(&key(1));
+    assert!(
+        matches!(
+            over,
+            Err(TokenBuildError::Encoded(TokenParseError::TooLarge { len })) if len == MAX_STATEMENT_SIZE + 1
+        ),
+        "{over:?}"
+    );
+    let fits = with(room).sign(&key(1)).unwrap();
+    assert_eq!(fits.logged_bytes().len(), MAX_STATEMENT_SIZE);
+    assert_eq!(Token::parse(fits.logged_bytes()).unwrap(), fits);
+}
