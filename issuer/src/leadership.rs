@@ -144,19 +144,7 @@ impl Leadership {
     ///
     /// As [`SequencerHandle::submit`] and [`HandOff::submit`].
     pub async fn submit(&self, statement: Statement) -> Result<Sequenced, SubmitError> {
-        let Some(handoff) = &self.handoff else {
-            let sequencer = self.sequencer().ok_or(SubmitError::Stopped)?;
-            return sequencer.submit(statement).await;
-        };
-        if let Some(sequencer) = self.sequencer() {
-            match sequencer.submit(statement.clone()).await {
-                // It stopped under us (lost its lock): hand it to the next
-                // leader.
-                Err(SubmitError::Stopped) => {}
-                other => return other,
-            }
-        }
-        handoff.submit(self.store.as_ref(), &statement).await
+        self.submit_with(statement, false).await
     }
 
     /// As [`Leadership::submit`], for a token this process has just signed
@@ -168,17 +156,29 @@ impl Leadership {
     ///
     /// As [`Leadership::submit`].
     pub async fn submit_new(&self, token: Token) -> Result<Sequenced, SubmitError> {
-        match (&self.handoff, self.sequencer()) {
-            (None, Some(sequencer)) => sequencer.submit_new(token).await,
-            (None, None) => Err(SubmitError::Stopped),
-            (Some(_), Some(sequencer)) => match sequencer.submit_new(token.clone()).await {
+        self.submit_with(Statement::Token(token), true).await
+    }
+
+    /// `fresh` reaches this instance's sequencer only: a hand-off is always
+    /// looked up.
+    async fn submit_with(
+        &self,
+        statement: Statement,
+        fresh: bool,
+    ) -> Result<Sequenced, SubmitError> {
+        let Some(handoff) = &self.handoff else {
+            let sequencer = self.sequencer().ok_or(SubmitError::Stopped)?;
+            return sequencer.submit_with(statement, fresh).await;
+        };
+        if let Some(sequencer) = self.sequencer() {
+            match sequencer.submit_with(statement.clone(), fresh).await {
                 // It stopped under us (lost its lock): hand it to the next
                 // leader.
-                Err(SubmitError::Stopped) => self.submit(Statement::Token(token)).await,
-                other => other,
-            },
-            (Some(_), None) => self.submit(Statement::Token(token)).await,
+                Err(SubmitError::Stopped) => {}
+                other => return other,
+            }
         }
+        handoff.submit(self.store.as_ref(), &statement).await
     }
 
     /// Stops sequencing (after the batch in progress, releasing the lock

@@ -454,7 +454,9 @@ impl SequencerHandle {
         self.submit_with(Statement::Token(token), true).await
     }
 
-    async fn submit_with(
+    /// [`SequencerHandle::submit`], or [`SequencerHandle::submit_new`]
+    /// when `fresh` (the statement is a token signed for this call).
+    pub(crate) async fn submit_with(
         &self,
         statement: Statement,
         fresh: bool,

@@ -327,7 +327,12 @@ impl SqliteStore {
             .statement_cache_capacity(STATEMENT_CACHE)
             // Statement journals of multi-row inserts stay in memory.
             .pragma("temp_store", "MEMORY");
-        let pool = |connections: u32, cache_kib: i64, writer: bool| {
+        let pool = |connections: u32, writer: bool| {
+            let cache_kib = if writer {
+                WRITER_CACHE_KIB
+            } else {
+                READER_CACHE_KIB
+            };
             let mut options = options
                 .clone()
                 .pragma("cache_size", (-cache_kib).to_string());
@@ -351,18 +356,18 @@ impl SqliteStore {
         };
         // A file database is checkpointed in the background (see
         // `Checkpointer`); the writer only steps in if that falls behind.
-        let writer = pool(1, WRITER_CACHE_KIB, true).await?;
+        let writer = pool(1, true).await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         // An in-memory database lives in its one connection.
         let readers = if in_memory {
             writer.clone()
         } else {
-            pool(MAX_CONNECTIONS, READER_CACHE_KIB, false).await?
+            pool(MAX_CONNECTIONS, false).await?
         };
         let checkpointer = if in_memory {
             None
         } else {
-            Some(Checkpointer::start(pool(1, READER_CACHE_KIB, false).await?))
+            Some(Checkpointer::start(pool(1, false).await?))
         };
         Ok(Self {
             pool: readers,
