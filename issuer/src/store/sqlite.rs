@@ -350,6 +350,13 @@ impl SqliteStore {
             SqlitePoolOptions::new()
                 .max_connections(connections)
                 .min_connections(1)
+                // sqlx pings a pooled connection before handing it out by
+                // default: for SQLite that is one more request to the
+                // connection's thread, and two more thread wake-ups, on
+                // every acquire (every batch of the writer). An SQLite
+                // connection cannot be dropped by a server; one that
+                // failed a batch is closed, not returned (`Uncommitted`).
+                .test_before_acquire(false)
                 .idle_timeout(None)
                 .max_lifetime(None)
                 .connect_with(options)
@@ -444,24 +451,10 @@ impl Store for SqliteStore {
         // running. So a batch is two requests: BEGIN IMMEDIATE (which takes
         // the write lock up front, so the size check and the writes see the
         // same database) with the size check, then every insert and the
-        // COMMIT as one multi-statement query.
-        let mut guard = Uncommitted {
-            conn: self.writer.acquire().await?,
-            committed: false,
-        };
-        let conn = &mut *guard.conn;
-        let size: Option<i64> =
-            sqlx::query_scalar("BEGIN IMMEDIATE; SELECT MAX(tree_size) FROM checkpoints")
-                .fetch_one(&mut *conn)
-                .await?;
-        let found = size.map_or(Ok(0), |s| to_u64(s, "tree size"))?;
-        if found != batch.old_size {
-            return Err(StoreError::SizeMismatch {
-                expected: batch.old_size,
-                found,
-            });
-        }
-
+        // COMMIT as one multi-statement query. Everything the requests
+        // carry is encoded before the first, so the write lock is held
+        // only while SQLite works.
+        //
         // Full chunks of MAX_ROWS rows go one statement per request; the
         // rest of the batch, padded to a power of two (see `padded_insert`),
         // goes with the checkpoint and the COMMIT as one query. Every shape
@@ -469,22 +462,18 @@ impl Store for SqliteStore {
         // a query of a new shape for every batch cost the writer a sixth of
         // its time in SQLite's parser.
         let (full, rest) = full_chunks(&batch.entries);
+        let (full_tiles, rest_tiles) = full_chunks(&batch.tiles);
+        let mut chunks = Vec::new();
         for chunk in full {
             let mut args = SqliteArguments::default();
             add_entries(&mut args, chunk, MAX_ROWS, now)?;
-            sqlx::query_with(AssertSqlSafe(entries_insert_sql(MAX_ROWS)), args)
-                .execute(&mut *conn)
-                .await?;
+            chunks.push((entries_insert_sql(MAX_ROWS), args));
         }
-        let (full_tiles, rest_tiles) = full_chunks(&batch.tiles);
         for chunk in full_tiles {
             let mut args = SqliteArguments::default();
             add_tiles(&mut args, chunk, MAX_ROWS)?;
-            sqlx::query_with(AssertSqlSafe(tiles_insert_sql(MAX_ROWS)), args)
-                .execute(&mut *conn)
-                .await?;
+            chunks.push((tiles_insert_sql(MAX_ROWS), args));
         }
-
         let mut sql = String::new();
         let mut args = SqliteArguments::default();
         if !rest.is_empty() {
@@ -508,6 +497,28 @@ impl Store for SqliteStore {
             args.add(now)
         })()
         .map_err(sqlx::Error::Encode)?;
+
+        let mut guard = Uncommitted {
+            conn: self.writer.acquire().await?,
+            committed: false,
+        };
+        let conn = &mut *guard.conn;
+        let size: Option<i64> =
+            sqlx::query_scalar("BEGIN IMMEDIATE; SELECT MAX(tree_size) FROM checkpoints")
+                .fetch_one(&mut *conn)
+                .await?;
+        let found = size.map_or(Ok(0), |s| to_u64(s, "tree size"))?;
+        if found != batch.old_size {
+            return Err(StoreError::SizeMismatch {
+                expected: batch.old_size,
+                found,
+            });
+        }
+        for (chunk_sql, chunk_args) in chunks {
+            sqlx::query_with(AssertSqlSafe(chunk_sql), chunk_args)
+                .execute(&mut *conn)
+                .await?;
+        }
         sqlx::query_with(AssertSqlSafe(sql), args)
             .execute(&mut *conn)
             .await?;
