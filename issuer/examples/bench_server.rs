@@ -21,6 +21,14 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() {
+    // `RUST_LOG=loupe_issuer::sequencer=debug` logs every batch's timings
+    // (validation, build, write, answers) on stderr.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let mut args = std::env::args().skip(1);
     let database_url = args.next().expect("database URL");
     let listen = args.next().unwrap_or_else(|| "127.0.0.1:8080".into());
