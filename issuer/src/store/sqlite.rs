@@ -136,21 +136,19 @@ impl Checkpointer {
                 tracing::warn!(error = %e, "WAL checkpoint failed; the writer checkpoints instead");
                 continue;
             }
-            // Opened on first use: the file exists once the pool does.
+            // Opened once (tried again after a failure). Write access: some
+            // systems (Windows) flush only a writable handle; nothing is
+            // written through it.
             if database.is_none() {
-                // Write access: some systems (Windows) flush only a
-                // writable handle. Nothing is written through it.
-                match std::fs::OpenOptions::new()
+                database = std::fs::OpenOptions::new()
                     .read(true)
                     .write(true)
                     .open(&file)
-                {
-                    Ok(f) => database = Some(Arc::new(f)),
-                    Err(e) => {
+                    .map(Arc::new)
+                    .inspect_err(|e| {
                         tracing::warn!(error = %e, "cannot open the database file to flush it");
-                        continue;
-                    }
-                }
+                    })
+                    .ok();
             }
             if let Some(f) = &database {
                 let f = Arc::clone(f);
