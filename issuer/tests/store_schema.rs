@@ -418,52 +418,37 @@ async fn sqlite_reads_an_id_of_another_length_as_corrupt() {
 #[tokio::test]
 async fn sqlite_log_from_before_0002_keeps_its_entries_and_rules() {
     let db = TestDb::sqlite();
-    {
-        let options = sqlx::sqlite::SqliteConnectOptions::from_str(&db.url)
-            .unwrap()
-            .create_if_missing(true);
-        let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-        sqlx::migrate!("./migrations/sqlite")
-            .run_to(1, &pool)
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(&db.url)
+        .unwrap()
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    sqlx::migrate!("./migrations/sqlite")
+        .run_to(1, &pool)
+        .await
+        .unwrap();
+    // Three entries as the old schema took them.
+    let first = token(0);
+    let statements = [first.clone(), token(1), revocation(first.id())];
+    for (i, s) in statements.iter().enumerate() {
+        let (kind, sub, revokes) = match s {
+            Statement::Token(t) => ("token", Some(t.claims().sub.clone()), None),
+            Statement::Revocation(r) => ("revocation", None, Some(r.revokes().0.to_vec())),
+        };
+        sqlx::query("INSERT INTO entries VALUES (?, ?, ?, 'lab.example', ?, NULL, ?, ?, 0)")
+            .bind(i64::try_from(i).unwrap())
+            .bind(s.id().0.to_vec())
+            .bind(kind)
+            .bind(sub)
+            .bind(revokes)
+            .bind(s.logged_bytes().to_vec())
+            .execute(&pool)
             .await
             .unwrap();
-        pool.close().await;
     }
-    // Three entries as the old schema took them.
-    let seq = {
-        let store = {
-            let options = sqlx::sqlite::SqliteConnectOptions::from_str(&db.url).unwrap();
-            sqlx::SqlitePool::connect_with(options).await.unwrap()
-        };
-        let statements = [token(0), token(1)];
-        let first = statements[0].id();
-        let all = [
-            statements[0].clone(),
-            statements[1].clone(),
-            revocation(first),
-        ];
-        for (i, s) in all.iter().enumerate() {
-            let (kind, sub, revokes) = match s {
-                Statement::Token(t) => ("token", Some(t.claims().sub.clone()), None),
-                Statement::Revocation(r) => ("revocation", None, Some(r.revokes().0.to_vec())),
-            };
-            sqlx::query("INSERT INTO entries VALUES (?, ?, ?, 'lab.example', ?, NULL, ?, ?, 0)")
-                .bind(i64::try_from(i).unwrap())
-                .bind(s.id().0.to_vec())
-                .bind(kind)
-                .bind(sub)
-                .bind(revokes)
-                .bind(s.logged_bytes().to_vec())
-                .execute(&store)
-                .await
-                .unwrap();
-        }
-        store.close().await;
-        all
-    };
+    pool.close().await;
     // Opening the store applies 0002.
     let store = db.open().await;
-    for (i, s) in seq.iter().enumerate() {
+    for (i, s) in statements.iter().enumerate() {
         let e = store
             .entry_by_index(u64::try_from(i).unwrap())
             .await
@@ -474,7 +459,11 @@ async fn sqlite_log_from_before_0002_keeps_its_entries_and_rules() {
         let by_id = store.entry_by_token_id(&s.id()).await.unwrap().unwrap();
         assert_eq!(by_id.leaf_index, u64::try_from(i).unwrap());
     }
-    let status = store.token_status(&seq[0].id()).await.unwrap().unwrap();
+    let status = store
+        .token_status(&statements[0].id())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(status.revoked_by.is_some(), "the revocation still joins");
     // The rules came along: append-only, unique ids, known kinds.
     for sql in [
