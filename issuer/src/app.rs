@@ -363,8 +363,17 @@ pub fn router(state: AppState) -> Router {
     crate::api::router(upload)
         .fallback(not_found_fallback)
         .method_not_allowed_fallback(method_not_allowed_fallback)
+        // One stack, applied once: every `Router::layer` call boxes each
+        // route again, and each box is cloned (one allocation) and its
+        // future boxed on every request. Outermost first.
         .layer(
             ServiceBuilder::new()
+                .layer(TraceLayer::new_for_http())
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(DefaultBodyLimit::max(max_json))
                 .layer(HandleErrorLayer::new(|e: tower::BoxError| async move {
                     if e.is::<tower::load_shed::error::Overloaded>() {
                         ApiError::Unavailable {
@@ -386,12 +395,6 @@ pub fn router(state: AppState) -> Router {
                 .layer(GlobalConcurrencyLimitLayer::new(max_concurrent))
                 .timeout(timeout),
         )
-        .layer(DefaultBodyLimit::max(max_json))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
