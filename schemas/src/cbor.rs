@@ -335,6 +335,17 @@ pub(crate) fn write_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
+/// Writes a text string.
+pub(crate) fn write_text(out: &mut Vec<u8>, t: &str) {
+    write_head(out, 3, t.len() as u64);
+    out.extend_from_slice(t.as_bytes());
+}
+
+/// Writes an unsigned integer.
+pub(crate) fn write_uint(out: &mut Vec<u8>, v: u64) {
+    write_head(out, 0, v);
+}
+
 fn write_value(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Integer(i) => {

@@ -101,7 +101,7 @@ pub use self::revocation::{
     VerifiedRevocation,
 };
 pub use self::statement::{Statement, VerifiedStatement};
-use crate::cbor::{self, Item};
+use crate::cbor::Item;
 pub use crate::cbor::{CborError, MAX_DEPTH};
 
 use self::envelope::{Envelope, ProtectedSpec};
@@ -252,7 +252,7 @@ impl TokenBuilder {
         claims.validate()?;
         self.provenance.validate()?;
         check_x5chain(self.x5chain.as_deref())?;
-        let payload = cbor::encode(&self.provenance.to_value());
+        let payload = self.provenance.to_cbor();
         let envelope = envelope::sign(
             ProtectedSpec {
                 alg: self.alg,

@@ -1677,3 +1677,67 @@ fn the_signer_refuses_a_token_over_the_size_limit() {
     assert_eq!(fits.logged_bytes().len(), MAX_STATEMENT_SIZE);
     assert_eq!(Token::parse(fits.logged_bytes()).unwrap(), fits);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+    /// The issuing path writes the payload straight from the fields
+    /// (`Provenance::to_cbor`); it must give exactly the bytes of the
+    /// reference encoding of the value tree, which sorts map keys itself,
+    /// for any subset of roles, text lengths either side of the one-byte
+    /// head (23/24 bytes), any integer width, and each optional field.
+    #[test]
+    fn the_direct_payload_writer_matches_the_reference_encoding(
+        images in proptest::sample::subsequence(ImageRole::ALL.to_vec(), 0..=6),
+        video in proptest::prelude::any::<bool>(),
+        texts in proptest::collection::vec("[a-z0-9 é]{1,30}", 8),
+        numbers in proptest::collection::vec(proptest::prelude::any::<u64>(), 6),
+        origin in proptest::option::of("[A-Za-z ]{1,30}"),
+        supersedes in proptest::option::of(proptest::prelude::any::<[u8; 32]>()),
+    ) {
+        let media = |i: usize| format!("image/{}", texts[i % texts.len()].replace(' ', "-"));
+        let p = Provenance {
+            report: FileDigest {
+                sha256: digest(&texts[0]),
+                media_type: "application/pdf".into(),
+                size: numbers[0],
+            },
+            images: images
+                .iter()
+                .enumerate()
+                .map(|(i, role)| ImageDigest {
+                    role: *role,
+                    sha256: digest(role.as_str()),
+                    media_type: media(i),
+                    size: numbers[i % numbers.len()],
+                })
+                .collect(),
+            videos: if video {
+                vec![VideoDigest {
+                    role: VideoRole::LightPlay,
+                    sha256: digest("video"),
+                    media_type: "video/mp4".into(),
+                    size: numbers[5],
+                }]
+            } else {
+                Vec::new()
+            },
+            stone: Stone {
+                variety: texts[1].clone(),
+                species: texts[2].clone(),
+                weight_mct: numbers[1],
+                colour: texts[3].clone(),
+                shape: texts[4].clone(),
+                cut: texts[5].clone(),
+                clarity: texts[6].clone(),
+                dimensions_um: [numbers[2], numbers[3], numbers[4]],
+                treatment: texts[7].clone(),
+                origin,
+            },
+            supersedes: supersedes.map(TokenId),
+        };
+        let direct = p.to_cbor();
+        proptest::prop_assert_eq!(&direct, &cbor::encode(&p.to_value()));
+        proptest::prop_assert!(cbor::check(&direct).is_ok());
+    }
+}
