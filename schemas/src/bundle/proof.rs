@@ -219,14 +219,14 @@ impl ProofBundle {
         out.push('\n');
         if let Some(extra) = &self.extra {
             out.push_str("extra ");
-            out.push_str(&STANDARD.encode(extra));
+            STANDARD.encode_string(extra, &mut out);
             out.push('\n');
         }
         out.push_str("index ");
         out.push_str(&self.index.to_string());
         out.push('\n');
         for hash in &self.path {
-            out.push_str(&STANDARD.encode(hash));
+            STANDARD.encode_string(hash, &mut out);
             out.push('\n');
         }
         out.push('\n');
