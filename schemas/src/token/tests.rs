@@ -1741,3 +1741,36 @@ proptest::proptest! {
         proptest::prop_assert!(cbor::check(&direct).is_ok());
     }
 }
+
+proptest::proptest! {
+    /// Digest parsing (one pass, lowercase only) agrees with the `hex`
+    /// crate on every string of the right length drawn from an alphabet
+    /// with upper-case and non-hex letters, and round-trips with Display.
+    #[test]
+    fn digest_hex_parsing_agrees_with_the_hex_crate(
+        mixed_case in "[0-9a-fA-F]{64}",
+        past_f in "[0-9a-z]{64}",
+        bytes in proptest::prelude::any::<[u8; 32]>(),
+        cut in 0usize..64,
+        bad in "[g-zA-Z/:@`{ ]",
+    ) {
+        for s in [mixed_case, past_f] {
+            let lower = s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+            let expected = lower.then(|| {
+                let mut out = [0u8; 32];
+                hex::decode_to_slice(&s, &mut out).map(|()| out).ok()
+            }).flatten();
+            proptest::prop_assert_eq!(s.parse::<Sha256Digest>().ok().map(|d| d.0), expected);
+        }
+        let shown = Sha256Digest(bytes).to_string();
+        proptest::prop_assert_eq!(shown.parse::<Sha256Digest>().map(|d| d.0), Ok(bytes));
+        proptest::prop_assert!(shown[..cut].parse::<Sha256Digest>().is_err());
+        // One character outside the alphabet anywhere is refused.
+        let mut one_off = shown.clone();
+        one_off.replace_range(cut..=cut, &bad);
+        proptest::prop_assert!(one_off.parse::<Sha256Digest>().is_err(), "{one_off}");
+        let mut long = shown.clone();
+        long.push('0');
+        proptest::prop_assert!(long.parse::<Sha256Digest>().is_err());
+    }
+}
