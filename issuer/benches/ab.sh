@@ -18,7 +18,10 @@ A=$1 B=$2 ROUNDS=${3:-8} REQ=${4:-50000}
 LOADGEN=${LOADGEN:-$A/loadgen}
 tick=$(getconf CLK_TCK)
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+pa= pb=
+# The servers are started from command substitutions, so they are not this
+# shell's jobs: stop them by pid.
+trap 'kill $pa $pb 2>/dev/null || true; wait $pa $pb 2>/dev/null || true; rm -rf "$work"' EXIT
 
 start() { # bin port dir
   mkdir -p "$3"
