@@ -346,6 +346,16 @@ pub(crate) fn write_uint(out: &mut Vec<u8>, v: u64) {
     write_head(out, 0, v);
 }
 
+/// Writes an integer: major type 0 at or above zero, 1 below it.
+pub(crate) fn write_int(out: &mut Vec<u8>, v: i64) {
+    if v >= 0 {
+        write_head(out, 0, v.unsigned_abs());
+    } else {
+        // -1 - v, without overflow at i64::MIN.
+        write_head(out, 1, (v + 1).unsigned_abs());
+    }
+}
+
 fn write_value(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Integer(i) => {

@@ -5,11 +5,14 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+#[cfg(test)]
 use ciborium::Value;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::id::{Cti, Sha256Digest, TokenId};
-use crate::cbor::{Item, Items, Kind, int, text, write_bytes, write_head, write_text, write_uint};
+use crate::cbor::{Item, Items, Kind, write_bytes, write_head, write_int, write_text, write_uint};
+#[cfg(test)]
+use crate::cbor::{int, text};
 
 /// Longest stone text field (variety, species, colour, …), in bytes.
 pub const MAX_TEXT_LEN: usize = 256;
@@ -269,6 +272,7 @@ fn text_map(entries: Vec<(&str, Value)>) -> Value {
     Value::Map(entries.into_iter().map(|(k, v)| (text(k), v)).collect())
 }
 
+#[cfg(test)]
 fn uint(v: u64) -> Value {
     Value::Integer(v.into())
 }
@@ -929,6 +933,23 @@ impl CwtClaims {
         check_text("cwt.sub", &self.sub, MAX_SUBJECT_LEN)
     }
 
+    /// Writes what `cbor::encode(&self.to_value())` writes: the four
+    /// claims, keys in ascending order.
+    pub(crate) fn write_cbor(&self, out: &mut Vec<u8>) {
+        write_head(out, 5, 4);
+        write_int(out, CLAIM_ISS);
+        write_text(out, &self.iss);
+        write_int(out, CLAIM_SUB);
+        write_text(out, &self.sub);
+        write_int(out, CLAIM_IAT);
+        write_uint(out, self.iat);
+        write_int(out, CLAIM_CTI);
+        write_bytes(out, &self.cti.0);
+    }
+
+    /// The claims as a CBOR value: the reference
+    /// [`CwtClaims::write_cbor`] is tested against.
+    #[cfg(test)]
     pub(crate) fn to_value(&self) -> Value {
         Value::Map(vec![
             (int(CLAIM_ISS), text(&self.iss)),

@@ -3,6 +3,7 @@
 
 use std::ops::Range;
 
+#[cfg(test)]
 use ciborium::Value;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 
@@ -12,7 +13,9 @@ use super::{
     Algorithm, MAX_RECEIPTS, MAX_STATEMENT_SIZE, MAX_X5CHAIN_LEN, REVOCATION_CONTENT_TYPE,
     TOKEN_CONTENT_TYPE,
 };
-use crate::cbor::{self, Entries, Item, Kind, int};
+#[cfg(test)]
+use crate::cbor::int;
+use crate::cbor::{self, Entries, Item, Kind};
 
 /// COSE header labels used here (RFC 9052 §3.1, RFC 9597, RFC 9360, RFC 9942).
 pub(crate) const HDR_ALG: i64 = 1;
@@ -121,14 +124,51 @@ pub(crate) struct ProtectedSpec<'a> {
     pub alg: Algorithm,
     pub kid: Kid,
     pub content_type: &'static str,
-    pub cwt_claims: Value,
+    /// The CWT claims map, already encoded (deterministically).
+    pub cwt_claims: &'a [u8],
     pub x5chain: Option<&'a [Vec<u8>]>,
 }
 
-/// Signs `payload` under the protected header described by `spec`, and
-/// returns the envelope of the tagged COSE_Sign1 with an empty unprotected
-/// header (its logged bytes and id computed, as [`Envelope::parse`] would).
-pub(crate) fn sign(spec: ProtectedSpec<'_>, payload: &[u8], key: &SigningKey) -> Envelope {
+/// The protected header's bytes, written straight from `spec` in core
+/// deterministic order (labels 1, 3, 4, 15, 33 ascending); the tests
+/// compare it with the encoding of [`protected_value`].
+pub(crate) fn protected_header(spec: &ProtectedSpec<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(
+        64 + spec.cwt_claims.len()
+            + spec
+                .x5chain
+                .map_or(0, |c| c.iter().map(|cert| cert.len() + 5).sum()),
+    );
+    cbor::write_head(&mut out, 5, if spec.x5chain.is_some() { 5 } else { 4 });
+    cbor::write_int(&mut out, HDR_ALG);
+    cbor::write_int(&mut out, spec.alg.cose_value());
+    cbor::write_int(&mut out, HDR_CONTENT_TYPE);
+    cbor::write_text(&mut out, spec.content_type);
+    cbor::write_int(&mut out, HDR_KID);
+    cbor::write_bytes(&mut out, &spec.kid.0);
+    cbor::write_int(&mut out, HDR_CWT_CLAIMS);
+    out.extend_from_slice(spec.cwt_claims);
+    match spec.x5chain {
+        Some([single]) => {
+            cbor::write_int(&mut out, HDR_X5CHAIN);
+            cbor::write_bytes(&mut out, single);
+        }
+        Some(chain) => {
+            cbor::write_int(&mut out, HDR_X5CHAIN);
+            cbor::write_head(&mut out, 4, chain.len() as u64);
+            for cert in chain {
+                cbor::write_bytes(&mut out, cert);
+            }
+        }
+        None => {}
+    }
+    out
+}
+
+/// The protected header as a CBOR value (maps are sorted when encoded):
+/// the reference [`protected_header`] is tested against.
+#[cfg(test)]
+pub(crate) fn protected_value(spec: &ProtectedSpec<'_>) -> Value {
     let mut header = vec![
         (int(HDR_ALG), int(spec.alg.cose_value())),
         (
@@ -136,7 +176,10 @@ pub(crate) fn sign(spec: ProtectedSpec<'_>, payload: &[u8], key: &SigningKey) ->
             Value::Text(spec.content_type.to_owned()),
         ),
         (int(HDR_KID), Value::Bytes(spec.kid.0.to_vec())),
-        (int(HDR_CWT_CLAIMS), spec.cwt_claims),
+        (
+            int(HDR_CWT_CLAIMS),
+            ciborium::from_reader(spec.cwt_claims).unwrap_or(Value::Null),
+        ),
     ];
     match spec.x5chain {
         Some([single]) => header.push((int(HDR_X5CHAIN), Value::Bytes(single.clone()))),
@@ -146,7 +189,14 @@ pub(crate) fn sign(spec: ProtectedSpec<'_>, payload: &[u8], key: &SigningKey) ->
         )),
         None => {}
     }
-    let protected = cbor::encode(&Value::Map(header));
+    Value::Map(header)
+}
+
+/// Signs `payload` under the protected header described by `spec`, and
+/// returns the envelope of the tagged COSE_Sign1 with an empty unprotected
+/// header (its logged bytes and id computed, as [`Envelope::parse`] would).
+pub(crate) fn sign(spec: ProtectedSpec<'_>, payload: &[u8], key: &SigningKey) -> Envelope {
+    let protected = protected_header(&spec);
     let tbs = sig_structure(&protected, &[], payload);
     let signature = key.sign(&tbs).to_bytes();
     Envelope::from_parts(

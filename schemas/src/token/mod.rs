@@ -253,12 +253,14 @@ impl TokenBuilder {
         self.provenance.validate()?;
         check_x5chain(self.x5chain.as_deref())?;
         let payload = self.provenance.to_cbor();
+        let mut cwt_claims = Vec::with_capacity(64 + claims.iss.len() + claims.sub.len());
+        claims.write_cbor(&mut cwt_claims);
         let envelope = envelope::sign(
             ProtectedSpec {
                 alg: self.alg,
                 kid: Kid::of(&key.verifying_key()),
                 content_type: TOKEN_CONTENT_TYPE,
-                cwt_claims: claims.to_value(),
+                cwt_claims: &cwt_claims,
                 x5chain: self.x5chain.as_deref(),
             },
             &payload,

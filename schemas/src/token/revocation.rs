@@ -195,7 +195,7 @@ impl RevocationBuilder {
                 alg: self.alg,
                 kid: Kid::of(&key.verifying_key()),
                 content_type: REVOCATION_CONTENT_TYPE,
-                cwt_claims: claims.to_value(),
+                cwt_claims: &cbor::encode(&claims.to_value()),
                 x5chain: self.x5chain.as_deref(),
             },
             &payload,
