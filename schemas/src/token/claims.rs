@@ -444,12 +444,7 @@ impl FileDigest {
     /// first, then bytewise).
     fn write_cbor(&self, out: &mut Vec<u8>) {
         write_head(out, 5, 3);
-        write_text(out, "size");
-        write_uint(out, self.size);
-        write_text(out, "sha256");
-        write_bytes(out, &self.sha256.0);
-        write_text(out, "media_type");
-        write_text(out, &self.media_type);
+        write_file_entries(out, self.size, &self.sha256, &self.media_type);
     }
 
     fn from_item(v: Item<'_>) -> Result<Self, ClaimsError> {
@@ -470,6 +465,18 @@ impl FileDigest {
         d.validate()?;
         Ok(d)
     }
+}
+
+/// The `size`, `sha256` and `media_type` entries a file's map ends with
+/// (a report's, and a photo's or video's after its `role`), in core
+/// deterministic order.
+fn write_file_entries(out: &mut Vec<u8>, size: u64, sha256: &Sha256Digest, media_type: &str) {
+    write_text(out, "size");
+    write_uint(out, size);
+    write_text(out, "sha256");
+    write_bytes(out, &sha256.0);
+    write_text(out, "media_type");
+    write_text(out, media_type);
 }
 
 /// A photo or video bound by digest, with its role in the capture set.
@@ -511,12 +518,7 @@ impl<R: MediaRole> MediaDigest<R> {
         write_head(out, 5, 4);
         write_text(out, "role");
         write_text(out, self.role.as_str());
-        write_text(out, "size");
-        write_uint(out, self.size);
-        write_text(out, "sha256");
-        write_bytes(out, &self.sha256.0);
-        write_text(out, "media_type");
-        write_text(out, &self.media_type);
+        write_file_entries(out, self.size, &self.sha256, &self.media_type);
     }
 
     fn from_item(v: Item<'_>) -> Result<Self, ClaimsError> {
