@@ -12,7 +12,9 @@
 #   issuer/benches/ab.sh /tmp/a /tmp/b 8 50000
 #
 # Prints per round: tokens/s, p99 ms, server µs of CPU per token (user +
-# system from /proc) for A and B, then the means and how many rounds A won.
+# system from /proc) and bytes the server wrote to disk per token
+# (/proc/PID/io write_bytes: WAL and checkpoints) for A and B, then the
+# means and how many rounds A won.
 set -euo pipefail
 A=$1 B=$2 ROUNDS=${3:-8} REQ=${4:-50000}
 LOADGEN=${LOADGEN:-$A/loadgen}
@@ -37,15 +39,18 @@ done
 ka=$(sed -n 's/^API_KEY=//p' "$work/a/out")
 kb=$(sed -n 's/^API_KEY=//p' "$work/b/out")
 
-one() { # pid port key prefix -> "tokens/s p99 cpu_us_per_token"
-  local c0 c1 out
+one() { # pid port key prefix -> "tokens/s p99 cpu_us_per_token write_bytes_per_token"
+  local c0 c1 w0 w1 out
   c0=$(awk '{print $14+$15}' "/proc/$1/stat")
+  w0=$(sed -n 's/^write_bytes: //p' "/proc/$1/io")
   out=$("$LOADGEN" --server "http://127.0.0.1:$2" --api-key "$3" \
         --concurrency 256 --requests "$REQ" --prefix "$4")
   c1=$(awk '{print $14+$15}' "/proc/$1/stat")
+  w1=$(sed -n 's/^write_bytes: //p' "/proc/$1/io")
   echo "$(sed -n 's/.*= \([0-9]*\) tokens.*/\1/p' <<< "$out")" \
        "$(sed -n 's/.*p99 \([0-9.]*\) ms.*/\1/p' <<< "$out")" \
-       "$(( (c1 - c0) * 1000000 / tick / REQ ))"
+       "$(( (c1 - c0) * 1000000 / tick / REQ ))" \
+       "$(( (w1 - w0) / REQ ))"
 }
 
 for r in $(seq "$ROUNDS"); do
@@ -56,6 +61,6 @@ for r in $(seq "$ROUNDS"); do
   fi
   echo "round $r: A $a | B $b"
 done | tee "$work/rounds"
-awk '{ ra += $4; rb += $9; ca += $6; cb += $11; n++; if ($4 > $9) w++ }
-     END { printf "A %.0f tokens/s, %.0f us/token | B %.0f tokens/s, %.0f us/token | A/B rate %.3f, CPU %.3f; A faster in %d of %d rounds\n",
-                  ra/n, ca/n, rb/n, cb/n, ra/rb, ca/cb, w, n }' "$work/rounds"
+awk '{ ra += $4; rb += $10; ca += $6; cb += $12; wa += $7; wb += $13; n++; if ($4 > $10) w++ }
+     END { printf "A %.0f tokens/s, %.0f us/token, %.0f B/token | B %.0f tokens/s, %.0f us/token, %.0f B/token | A/B rate %.3f, CPU %.3f, bytes %.3f; A faster in %d of %d rounds\n",
+                  ra/n, ca/n, wa/n, rb/n, cb/n, wb/n, ra/rb, ca/cb, wa/wb, w, n }' "$work/rounds"
