@@ -93,6 +93,31 @@ async fn entries_checkpoints_and_tiles_are_append_only() {
                 db.name
             );
         }
+        if !db.is_postgres() {
+            // SQLite's merged token-id index (migration 0003): what a merge
+            // writes cannot be changed or taken back either.
+            db.exec(
+                "INSERT INTO token_ids (token_id, leaf_index) \
+                 SELECT token_id, leaf_index FROM entries ORDER BY token_id",
+            )
+            .await
+            .unwrap();
+            for sql in [
+                "UPDATE token_ids SET leaf_index = leaf_index + 1",
+                "DELETE FROM token_ids",
+                "UPDATE token_id_merges SET merged_size = 3",
+                "DELETE FROM token_id_merges",
+            ] {
+                let err = db.exec(sql).await.expect_err(sql).to_string();
+                assert!(err.contains("append-only"), "{sql}: {err}");
+            }
+            // One leaf per id.
+            assert!(
+                db.exec("INSERT INTO token_ids SELECT token_id, 7 FROM entries LIMIT 1")
+                    .await
+                    .is_err()
+            );
+        }
         if db.is_postgres() {
             for table in ["entries", "checkpoints", "tiles"] {
                 let sql = format!("TRUNCATE {table}");
@@ -413,8 +438,9 @@ async fn sqlite_reads_an_id_of_another_length_as_corrupt() {
     db.cleanup().await;
 }
 
-/// A log written before migration 0002 (which rebuilds SQLite's entries
-/// table) keeps every entry, and every rule of the table, after it.
+/// A log written before migrations 0002 and 0003 (which rebuild SQLite's
+/// entries table, and move its token-id index into `token_ids`) keeps every
+/// entry, and every rule of the table, after them.
 #[tokio::test]
 async fn sqlite_log_from_before_0002_keeps_its_entries_and_rules() {
     let db = TestDb::sqlite();
@@ -446,7 +472,7 @@ async fn sqlite_log_from_before_0002_keeps_its_entries_and_rules() {
             .unwrap();
     }
     pool.close().await;
-    // Opening the store applies 0002.
+    // Opening the store applies 0002 and 0003.
     let store = db.open().await;
     for (i, s) in statements.iter().enumerate() {
         let e = store
@@ -465,11 +491,14 @@ async fn sqlite_log_from_before_0002_keeps_its_entries_and_rules() {
         .unwrap()
         .unwrap();
     assert!(status.revoked_by.is_some(), "the revocation still joins");
+    // The log's ids went into the merged token-id index (0003).
+    assert_eq!(db.count("token_ids").await, 3);
+    assert_eq!(db.count("token_id_merges WHERE merged_size = 3").await, 1);
     // The rules came along: append-only, unique ids, known kinds.
     for sql in [
         "UPDATE entries SET iss = 'evil.example' WHERE leaf_index = 1",
         "DELETE FROM entries WHERE leaf_index = 2",
-        "INSERT INTO entries SELECT 3, token_id, kind, iss, 'other', NULL, NULL, statement, 0 FROM entries WHERE leaf_index = 0",
+        "INSERT INTO token_ids SELECT token_id, 3 FROM entries WHERE leaf_index = 0",
         "INSERT INTO entries VALUES (3, zeroblob(32), 'other', 'i', 's', NULL, NULL, x'00', 0)",
         "INSERT INTO entries VALUES (3, zeroblob(32), 'token', 'i', NULL, NULL, NULL, x'00', 0)",
     ] {

@@ -11,6 +11,7 @@
 //! | `entries` | every leaf: token id, kind, `iss`, `sub`, `supersedes`, `revokes`, the logged bytes | the sequencer, append-only (triggers refuse UPDATE and DELETE) |
 //! | `tiles` | C2SP `tlog-tiles` hash tiles, one row per tile, partial tiles grown in place | the sequencer (a trigger refuses shrinking a tile or changing its hashes) |
 //! | `checkpoints` | the signed checkpoint of every batch | the sequencer, append-only |
+//! | `token_ids`, `token_id_merges` (SQLite only) | token id -> leaf index of every entry below the latest merged size (PostgreSQL indexes `entries.token_id` instead) | the SQLite store's merges, append-only |
 //! | `api_keys` | lab credentials, as a hash only | the admin CLI |
 //! | `pending` (PostgreSQL only) | submissions a standby instance hands to the sequencing one, and their outcomes | [`crate::handoff`] |
 //!
@@ -70,6 +71,11 @@ pub enum StoreError {
     /// another instance may sequence now.
     #[error("the sequencer lock was lost")]
     LockLost,
+    /// A batch names a token id that the log already holds, or twice
+    /// (SQLite: checked by the store against the entries its index has not
+    /// merged yet). Nothing was written.
+    #[error("token id {0} is already in the log")]
+    DuplicateTokenId(TokenId),
     /// The database holds a value this code cannot have written (wrong
     /// length, out-of-range number, unknown kind) or contradicts itself.
     #[error("stored data is corrupt: {0}")]
@@ -93,6 +99,7 @@ impl StoreError {
                         c.parse::<u32>().is_ok_and(|n| n & 0xff == 19)
                     })
             }
+            Self::DuplicateTokenId(_) => true,
             _ => false,
         }
     }

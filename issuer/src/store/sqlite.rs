@@ -15,12 +15,17 @@ use sqlx::sqlite::{
 };
 use sqlx::{Arguments as _, AssertSqlSafe};
 
+mod id_index;
+
+pub use self::id_index::DEFAULT_MERGE_AT;
+use self::id_index::{IdIndex, Probe};
+
 use super::{
     ApiKey, Backend, ENTRY_COLUMNS, LogBatch, LoggedEntry, NewEntry, SequencerLease, Store,
     StoreError, StoredCheckpoint, StoredEntry, StoredTile, SubjectHead, TokenStatus,
     api_key_from_row, checkpoint_from_row, chunk_sizes, entry_columns, entry_from_row,
-    head_from_row, logged_from_row, padded_rows, status_from_row, tile_from_row, to_i64, to_u64,
-    unix_now,
+    head_from_row, logged_from_row, padded_rows, status_from_row, tile_from_row, to_i64,
+    to_token_id, to_u64, unix_now,
 };
 
 /// Rows per multi-row statement. SQLite allows 32766 bound variables; 256
@@ -84,6 +89,8 @@ pub struct SqliteStore {
     sequencing: Arc<AtomicBool>,
     /// Wakes the background checkpointer after a commit (file databases).
     checkpointer: Option<Checkpointer>,
+    /// Token id -> leaf index above the last merge (see [`id_index`]).
+    ids: Arc<IdIndex>,
 }
 
 /// Copies the WAL back into the database file on a connection of its own,
@@ -194,23 +201,48 @@ impl Drop for SqliteStore {
         if let Some(c) = &self.checkpointer {
             c.task.abort();
         }
+        self.ids.stop();
     }
 }
 
 static SELECT_ENTRY: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {ENTRY_COLUMNS} FROM entries"));
 
-static STATUS_SQL: LazyLock<String> = LazyLock::new(|| {
+/// The leaf index of the token id bound to both `?`s, from an index
+/// lookup in `token_ids` or a range scan of the entries from the third
+/// `?` up (see [`id_index`]): a scalar subquery.
+const UNMAPPED_LEAF: &str = "(SELECT leaf_index FROM token_ids WHERE token_id = ? \
+     UNION ALL SELECT leaf_index FROM entries WHERE leaf_index >= ? AND token_id = ? LIMIT 1)";
+
+/// The status query of the entry `WHERE e.leaf_index = {leaf}`.
+fn status_sql(leaf: &str) -> String {
     format!(
         "SELECT {}, {}, {} FROM entries e \
          LEFT JOIN entries r ON r.revokes = e.token_id \
          LEFT JOIN entries s ON s.supersedes = e.token_id \
-         WHERE e.token_id = ?",
+         WHERE e.leaf_index = {leaf}",
         entry_columns("e"),
         entry_columns("r"),
         entry_columns("s")
     )
-});
+}
+
+/// The status of the entry at a bound leaf index.
+static STATUS_BY_LEAF_SQL: LazyLock<String> = LazyLock::new(|| status_sql("?"));
+
+/// The status of an entry the map does not hold ([`UNMAPPED_LEAF`]).
+static STATUS_UNMAPPED_SQL: LazyLock<String> = LazyLock::new(|| status_sql(UNMAPPED_LEAF));
+
+/// Binds the arguments of [`UNMAPPED_LEAF`].
+fn add_unmapped(
+    args: &mut SqliteArguments,
+    id: &TokenId,
+    from: u64,
+) -> Result<(), sqlx::error::BoxDynError> {
+    args.add(id.0.to_vec())?;
+    args.add(to_i64(from)?)?;
+    args.add(id.0.to_vec())
+}
 
 /// `?, ?, …` groups: `rows` groups of `per_row` placeholders.
 fn placeholders(rows: usize, per_row: usize) -> String {
@@ -234,6 +266,29 @@ fn padded_insert(
         "{verb} INTO {table_columns} SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL{tail};\n",
         placeholders(rows, per_row)
     )
+}
+
+/// `{head}(SELECT token_id FROM token_ids WHERE token_id IN (…) LIMIT 1)`
+/// over the ids of `entries` (at most [`MAX_ROWS`]), padded with NULLs to
+/// a power of two: the first of them already in the merged index, if any.
+fn id_probe(head: &str, entries: &[NewEntry]) -> Result<(String, SqliteArguments), StoreError> {
+    let rows = padded_rows(entries.len().max(1));
+    let sql = format!(
+        "{head}(SELECT token_id FROM token_ids WHERE token_id IN ({}) LIMIT 1)",
+        vec!["?"; rows].join(", ")
+    );
+    let mut args = SqliteArguments::default();
+    (|| {
+        for e in entries {
+            args.add(e.token_id.0.to_vec())?;
+        }
+        for _ in entries.len()..rows {
+            args.add(None::<Vec<u8>>)?;
+        }
+        Ok::<_, sqlx::error::BoxDynError>(())
+    })()
+    .map_err(sqlx::Error::Encode)?;
+    Ok((sql, args))
 }
 
 /// Values per row of [`entries_insert_sql`] (the [`ENTRY_COLUMNS`]).
@@ -346,6 +401,18 @@ impl SqliteStore {
     /// [`StoreError::Database`] for a bad URL or when opening fails;
     /// [`StoreError::Migrate`] when the migrations fail.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with_merge_at(url, DEFAULT_MERGE_AT).await
+    }
+
+    /// [`SqliteStore::open`], merging the token-id index whenever
+    /// `merge_at` entries have gathered above the last merge (see
+    /// [`DEFAULT_MERGE_AT`]): smaller keeps less in memory and writes more
+    /// pages per entry.
+    ///
+    /// # Errors
+    ///
+    /// As [`SqliteStore::open`].
+    pub async fn open_with_merge_at(url: &str, merge_at: u64) -> Result<Self, StoreError> {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -417,11 +484,13 @@ impl SqliteStore {
                 options.get_filename().to_path_buf(),
             ))
         };
+        let ids = IdIndex::load(&writer, merge_at).await?;
         Ok(Self {
             pool: readers,
             writer,
             sequencing: Arc::new(AtomicBool::new(false)),
             checkpointer,
+            ids,
         })
     }
 
@@ -539,13 +608,27 @@ impl Store for SqliteStore {
         })()
         .map_err(sqlx::Error::Encode)?;
 
+        // The first request also looks the batch's ids up in the merged
+        // index, under the write lock: with the map's check of the entries
+        // above it, no id is logged twice.
+        self.ids
+            .check_batch(&self.pool, batch.old_size, &batch.entries)
+            .await?;
+        // The ids go MAX_ROWS to a lookup: the first lookup rides with the
+        // size check, any further ones (batches larger than MAX_ROWS) are
+        // requests of their own.
+        let mut id_chunks = batch.entries.chunks(MAX_ROWS);
+        let (first_sql, first_args) = id_probe(
+            "BEGIN IMMEDIATE; SELECT (SELECT MAX(tree_size) FROM checkpoints), ",
+            id_chunks.next().unwrap_or_default(),
+        )?;
         let mut guard = Uncommitted {
             conn: self.writer.acquire().await?,
             committed: false,
         };
         let conn = &mut *guard.conn;
-        let size: Option<i64> =
-            sqlx::query_scalar("BEGIN IMMEDIATE; SELECT MAX(tree_size) FROM checkpoints")
+        let (size, mut repeated): (Option<i64>, Option<Vec<u8>>) =
+            sqlx::query_as_with(AssertSqlSafe(first_sql), first_args)
                 .fetch_one(&mut *conn)
                 .await?;
         let found = size.map_or(Ok(0), |s| to_u64(s, "tree size"))?;
@@ -554,6 +637,21 @@ impl Store for SqliteStore {
                 expected: batch.old_size,
                 found,
             });
+        }
+        for chunk in id_chunks {
+            if repeated.is_some() {
+                break;
+            }
+            let (sql, args) = id_probe("SELECT NULL, ", chunk)?;
+            (_, repeated) = sqlx::query_as_with::<_, (Option<i64>, Option<Vec<u8>>), _>(
+                AssertSqlSafe(sql),
+                args,
+            )
+            .fetch_one(&mut *conn)
+            .await?;
+        }
+        if let Some(id) = repeated {
+            return Err(StoreError::DuplicateTokenId(to_token_id(&id)?));
         }
         for (chunk_sql, chunk_args) in chunks {
             sqlx::query_with(AssertSqlSafe(chunk_sql), chunk_args)
@@ -566,6 +664,14 @@ impl Store for SqliteStore {
         guard.committed();
         if let Some(c) = &self.checkpointer {
             c.committed.notify_one();
+        }
+        if let Some(job) = self.ids.committed(batch.old_size, &batch.entries) {
+            self.ids.start_merge(
+                job,
+                self.pool.clone(),
+                self.writer.clone(),
+                self.checkpointer.as_ref().map(|c| Arc::clone(&c.committed)),
+            );
         }
         Ok(())
     }
@@ -598,8 +704,26 @@ impl Store for SqliteStore {
     }
 
     async fn entry_by_token_id(&self, id: &TokenId) -> Result<Option<StoredEntry>, StoreError> {
-        let id = id.0.to_vec();
-        self.fetch_entry("token_id = ?", |a| a.add(id)).await
+        let entry = match self.ids.probe(id) {
+            Probe::Leaf(index) => {
+                let index = to_i64(index)?;
+                self.fetch_entry("leaf_index = ?", |a| a.add(index)).await?
+            }
+            Probe::Unmapped { from } => {
+                let condition = format!("leaf_index = {UNMAPPED_LEAF}");
+                self.fetch_entry(&condition, |a| add_unmapped(a, id, from))
+                    .await?
+            }
+        };
+        // The map and the index only ever name an entry with this id; a
+        // mismatch is a corrupt store, not another token.
+        match entry {
+            Some(e) if e.token_id != *id => Err(StoreError::Corrupt(format!(
+                "the token-id index names leaf {} for {id}",
+                e.leaf_index
+            ))),
+            other => Ok(other),
+        }
     }
 
     async fn entry_by_index(&self, leaf_index: u64) -> Result<Option<StoredEntry>, StoreError> {
@@ -621,13 +745,30 @@ impl Store for SqliteStore {
     }
 
     async fn token_status(&self, id: &TokenId) -> Result<Option<TokenStatus>, StoreError> {
-        let row = sqlx::query(AssertSqlSafe(STATUS_SQL.as_str()))
-            .bind(id.0.to_vec())
+        let mut args = SqliteArguments::default();
+        let sql = match self.ids.probe(id) {
+            Probe::Leaf(index) => {
+                args.add(to_i64(index)?).map_err(sqlx::Error::Encode)?;
+                STATUS_BY_LEAF_SQL.as_str()
+            }
+            Probe::Unmapped { from } => {
+                add_unmapped(&mut args, id, from).map_err(sqlx::Error::Encode)?;
+                STATUS_UNMAPPED_SQL.as_str()
+            }
+        };
+        let row = sqlx::query_with(AssertSqlSafe(sql), args)
             .fetch_optional(&self.pool)
             .await?;
-        match row {
-            Some(row) => status_from_row(&row),
-            None => Ok(None),
+        let status = match row {
+            Some(row) => status_from_row(&row)?,
+            None => None,
+        };
+        match status {
+            Some(s) if s.entry.token_id != *id => Err(StoreError::Corrupt(format!(
+                "the token-id index names leaf {} for {id}",
+                s.entry.leaf_index
+            ))),
+            other => Ok(other),
         }
     }
 
@@ -654,23 +795,65 @@ impl Store for SqliteStore {
     }
 
     async fn lookup_entries(&self, ids: &[TokenId]) -> Result<Vec<LoggedEntry>, StoreError> {
+        // Ids the map holds are read by leaf index; the others through
+        // `token_ids` and a scan of the range the map does not cover.
+        let mut leaves = Vec::new();
+        let mut unmapped = Vec::new();
+        let mut from = u64::MAX;
+        for id in ids {
+            match self.ids.probe(id) {
+                Probe::Leaf(index) => leaves.push(to_i64(index)?),
+                Probe::Unmapped { from: f } => {
+                    unmapped.push(id.0.to_vec());
+                    from = from.min(f);
+                }
+            }
+        }
+        let select = "SELECT e.token_id, e.leaf_index, e.kind, e.iss, e.sub, r.token_id \
+             FROM entries e LEFT JOIN entries r ON r.revokes = e.token_id \
+             WHERE e.leaf_index IN";
         let mut out = Vec::new();
-        let mut rest = ids;
-        for rows in chunk_sizes(rest.len(), MAX_ROWS) {
-            let (chunk, tail) = rest.split_at(rows);
-            rest = tail;
+        for chunk in leaves.chunks(MAX_ROWS) {
+            let rows = padded_rows(chunk.len());
+            let sql = format!("{select} ({})", vec!["?"; rows].join(", "));
+            // The padding repeats the last index: IN ignores duplicates.
+            let mut args = SqliteArguments::default();
+            let padding = chunk.last().into_iter().cycle();
+            for index in chunk.iter().chain(padding.take(rows - chunk.len())) {
+                args.add(*index).map_err(sqlx::Error::Encode)?;
+            }
+            for row in sqlx::query_with(AssertSqlSafe(sql), args)
+                .fetch_all(&self.pool)
+                .await?
+            {
+                out.push(logged_from_row(&row)?);
+            }
+        }
+        for chunk in unmapped.chunks(MAX_ROWS) {
+            let rows = padded_rows(chunk.len());
+            let list = vec!["?"; rows].join(", ");
             let sql = format!(
-                "SELECT e.token_id, e.leaf_index, e.kind, e.iss, e.sub, r.token_id \
-                 FROM entries e LEFT JOIN entries r ON r.revokes = e.token_id \
-                 WHERE e.token_id IN ({})",
-                vec!["?"; padded_rows(rows)].join(", ")
+                "{select} (SELECT leaf_index FROM token_ids WHERE token_id IN ({list}) \
+                 UNION ALL SELECT leaf_index FROM entries \
+                 WHERE leaf_index >= ? AND token_id IN ({list}))"
             );
             // The padding repeats the last id: IN ignores duplicates.
             let mut args = SqliteArguments::default();
-            let padding = chunk.last().into_iter().cycle();
-            for id in chunk.iter().chain(padding.take(padded_rows(rows) - rows)) {
-                args.add(id.0.to_vec()).map_err(sqlx::Error::Encode)?;
-            }
+            let padded = || {
+                let padding = chunk.last().into_iter().cycle();
+                chunk.iter().chain(padding.take(rows - chunk.len()))
+            };
+            (|| {
+                for id in padded() {
+                    args.add(id.as_slice())?;
+                }
+                args.add(to_i64(from)?)?;
+                for id in padded() {
+                    args.add(id.as_slice())?;
+                }
+                Ok::<_, sqlx::error::BoxDynError>(())
+            })()
+            .map_err(sqlx::Error::Encode)?;
             for row in sqlx::query_with(AssertSqlSafe(sql), args)
                 .fetch_all(&self.pool)
                 .await?
@@ -807,6 +990,7 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        self.ids.stop();
         if let Some(c) = &self.checkpointer {
             c.task.abort();
             c.pool.close().await;
