@@ -331,7 +331,7 @@ fn a_merge_takes_the_map_only_when_it_holds_exactly_the_range() {
     assert_eq!(rows.len(), 10);
     assert!(rows.windows(2).all(|w| w[0].0 < w[1].0), "sorted by id");
     for (token, leaf) in &rows {
-        assert_eq!(token.as_slice(), id(u64::try_from(*leaf).unwrap()).0);
+        assert_eq!(*token, id(u64::try_from(*leaf).unwrap()).0);
     }
     // A leaf missing, one outside the range, one leaf twice.
     assert!(sorted_if_whole(&map, 10, 21).is_none());
