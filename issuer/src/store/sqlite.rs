@@ -17,8 +17,7 @@ use sqlx::{Arguments as _, AssertSqlSafe};
 
 mod id_index;
 
-pub use self::id_index::DEFAULT_MERGE_AT;
-use self::id_index::{IdIndex, Probe};
+use self::id_index::{DEFAULT_MERGE_AT, IdIndex, Probe};
 
 use super::{
     ApiKey, Backend, ENTRY_COLUMNS, LogBatch, LoggedEntry, NewEntry, SequencerLease, Store,
@@ -405,9 +404,9 @@ impl SqliteStore {
     }
 
     /// [`SqliteStore::open`], merging the token-id index whenever
-    /// `merge_at` entries have gathered above the last merge (see
-    /// [`DEFAULT_MERGE_AT`]): smaller keeps less in memory and writes more
-    /// pages per entry.
+    /// `merge_at` entries have gathered above the last merge (65,536 with
+    /// [`SqliteStore::open`]; an eighth of the merged index when that is
+    /// more): smaller keeps less in memory and writes more pages per entry.
     ///
     /// # Errors
     ///
