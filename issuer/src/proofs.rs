@@ -12,8 +12,13 @@
 //! | [`bundle_for`] | the C2SP `tlog-proof` bundle of a token at the latest checkpoint |
 //! | [`tile_data`] | `tile/<L>/<N>[.p/<W>]` |
 //! | [`entry_bundle`] | `tile/entries/<N>[.p/<W>]` |
+//!
+//! Proofs keep the interior hashes they compute in the store's
+//! [`NodeCache`], so the hashes of the upper tiles, which every proof
+//! needs, are computed once.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use loupe_schemas::bundle::ProofBundle;
 use loupe_schemas::merkle::{
@@ -28,6 +33,10 @@ use loupe_schemas::token::TokenId;
 use thiserror::Error;
 
 use crate::store::{Store, StoreError, StoredTile};
+
+mod node_cache;
+
+pub use self::node_cache::{DEFAULT_CAPACITY as NODE_CACHE_CAPACITY, NodeCache};
 
 /// A stored hash could not be read from the fetched tiles.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
@@ -80,6 +89,8 @@ pub enum ProofError {
 pub struct TileHashes {
     tree_size: u64,
     tiles: HashMap<(u8, u64), StoredTile>,
+    /// Where computed interior hashes are kept and looked up.
+    cache: Option<Arc<NodeCache>>,
 }
 
 impl TileHashes {
@@ -97,11 +108,14 @@ impl TileHashes {
     ) -> Result<Self, ProofError> {
         let coords = tiles_for_stored_hashes(indexes, tree_size)
             .ok_or(TreeError::TreeTooLarge { size: tree_size })?;
-        Self::fetch_tiles(store, &coords, tree_size).await
+        let mut tiles = Self::fetch_tiles(store, &coords, tree_size).await?;
+        tiles.cache = store.node_cache();
+        Ok(tiles)
     }
 
     /// Fetches, in one query, the tiles at the coordinates of `tiles`
-    /// (their widths are what the tree of `tree_size` leaves has).
+    /// (their widths are what the tree of `tree_size` leaves has). Every
+    /// hash read from them is computed from their bytes (no cache).
     ///
     /// # Errors
     ///
@@ -123,6 +137,7 @@ impl TileHashes {
                 .into_iter()
                 .map(|t| ((t.coords.level(), t.coords.index()), t))
                 .collect(),
+            cache: None,
         })
     }
 
@@ -138,7 +153,13 @@ impl TileHashes {
     }
 
     fn read_one(&self, index: u64) -> Result<Hash, MissingTile> {
-        let (needed, _) = tile_for_stored_hash(index);
+        let (needed, range) = tile_for_stored_hash(index);
+        // A hash stored as it is costs nothing to read; one computed from
+        // several may be kept.
+        let cache = self.cache.as_deref().filter(|_| range.len() > 1);
+        if let Some(hash) = cache.and_then(|c| c.get(index)) {
+            return Ok(hash);
+        }
         let missing = |stored: u16, width: u16| MissingTile {
             level: needed.level(),
             index: needed.index(),
@@ -155,7 +176,12 @@ impl TileHashes {
         let data = self
             .tile(coords)
             .ok_or_else(|| missing(stored_width, coords.width()))?;
-        hash_from_tile(coords, data, index).map_err(|_| missing(stored_width, coords.width()))
+        let hash = hash_from_tile(coords, data, index)
+            .map_err(|_| missing(stored_width, coords.width()))?;
+        if let Some(c) = cache {
+            c.insert(index, hash);
+        }
+        Ok(hash)
     }
 }
 

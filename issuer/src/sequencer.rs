@@ -1487,6 +1487,7 @@ mod tests {
             .await
             .unwrap();
         let mut n = 0u64;
+        let mut roots = Vec::new();
         for size in [40_000u64, 25_600, 1, 399] {
             let old_size = tree.size();
             let mut full = HashMap::new();
@@ -1529,8 +1530,40 @@ mod tests {
             for (a, b) in loaded.edges.iter().zip(&tree.edges) {
                 assert_eq!(a, b, "size {n}");
             }
+            // Proofs from the stored tiles verify, computed (cold cache)
+            // and again from the store's node cache (warm).
+            for _pass in 0..2 {
+                for leaf in (0..n).step_by(1_999).chain([n - 1, n / 2]) {
+                    let proof = crate::proofs::inclusion_proof(store.as_ref(), leaf, n)
+                        .await
+                        .unwrap();
+                    loupe_schemas::merkle::verify_inclusion(
+                        &leaf_hash(&leaf.to_be_bytes()),
+                        leaf,
+                        n,
+                        &proof.path,
+                        &root,
+                    )
+                    .unwrap();
+                }
+                for &(old, old_root) in &roots {
+                    let proof = crate::proofs::consistency_proof(store.as_ref(), old, n)
+                        .await
+                        .unwrap();
+                    loupe_schemas::merkle::verify_consistency(
+                        old,
+                        n,
+                        &proof.path,
+                        &old_root,
+                        &root,
+                    )
+                    .unwrap();
+                }
+            }
+            roots.push((n, root));
         }
         assert!(n > 65_536);
+        assert!(store.node_cache().is_some_and(|c| !c.is_empty()));
         store.close().await;
     }
 }

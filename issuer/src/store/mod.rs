@@ -520,6 +520,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// See the trait documentation.
     async fn api_key_by_hash(&self, key_hash: &[u8]) -> Result<Option<ApiKey>, StoreError>;
 
+    /// The cache of this log's interior node hashes that proofs use
+    /// ([`crate::proofs::NodeCache`]); `None`: every proof computes them.
+    fn node_cache(&self) -> Option<Arc<crate::proofs::NodeCache>> {
+        None
+    }
+
     /// Closes the connections; later calls fail.
     async fn close(&self);
 }

@@ -4,7 +4,7 @@
 //! instances poll to take over when its session ends.
 
 use std::str::FromStr;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -33,6 +33,8 @@ const MAX_CONNECTIONS: u32 = 12;
 pub struct PostgresStore {
     pool: PgPool,
     options: PgConnectOptions,
+    /// Interior node hashes the proofs computed.
+    node_cache: Arc<crate::proofs::NodeCache>,
 }
 
 static STATUS_SQL: LazyLock<String> = LazyLock::new(|| {
@@ -96,7 +98,11 @@ impl PostgresStore {
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { pool, options })
+        Ok(Self {
+            pool,
+            options,
+            node_cache: Arc::default(),
+        })
     }
 
     /// The connection pool, for tests and maintenance tools.
@@ -438,6 +444,10 @@ impl Store for PostgresStore {
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| api_key_from_row(&r)).transpose()
+    }
+
+    fn node_cache(&self) -> Option<Arc<crate::proofs::NodeCache>> {
+        Some(Arc::clone(&self.node_cache))
     }
 
     async fn close(&self) {

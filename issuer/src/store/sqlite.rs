@@ -90,6 +90,8 @@ pub struct SqliteStore {
     checkpointer: Option<Checkpointer>,
     /// Token id -> leaf index above the last merge (see [`id_index`]).
     ids: Arc<IdIndex>,
+    /// Interior node hashes the proofs computed.
+    node_cache: Arc<crate::proofs::NodeCache>,
 }
 
 /// Copies the WAL back into the database file on a connection of its own,
@@ -490,6 +492,7 @@ impl SqliteStore {
             sequencing: Arc::new(AtomicBool::new(false)),
             checkpointer,
             ids,
+            node_cache: Arc::default(),
         })
     }
 
@@ -986,6 +989,10 @@ impl Store for SqliteStore {
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| api_key_from_row(&r)).transpose()
+    }
+
+    fn node_cache(&self) -> Option<Arc<crate::proofs::NodeCache>> {
+        Some(Arc::clone(&self.node_cache))
     }
 
     async fn close(&self) {
