@@ -36,7 +36,7 @@ use crate::store::{Store, StoreError, StoredTile};
 
 mod node_cache;
 
-pub use self::node_cache::{DEFAULT_CAPACITY as NODE_CACHE_CAPACITY, NodeCache};
+pub use self::node_cache::NodeCache;
 
 /// A stored hash could not be read from the fetched tiles.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]

@@ -71,9 +71,10 @@ pub enum StoreError {
     /// another instance may sequence now.
     #[error("the sequencer lock was lost")]
     LockLost,
-    /// A batch names a token id that the log already holds, or twice
-    /// (SQLite: checked by the store against the entries its index has not
-    /// merged yet). Nothing was written.
+    /// A batch names a token id that the log already holds, or names one
+    /// twice (SQLite, whose store checks its merged index and its map of
+    /// the entries above it; PostgreSQL refuses with a unique violation).
+    /// Nothing was written.
     #[error("token id {0} is already in the log")]
     DuplicateTokenId(TokenId),
     /// The database holds a value this code cannot have written (wrong

@@ -245,6 +245,20 @@ fn add_unmapped(
     args.add(id.0.to_vec())
 }
 
+/// Checks the entry that the token-id map or index gave for `id`: they
+/// only ever name an entry with this id, so another id is a corrupt
+/// store, never another token.
+fn found_for(id: &TokenId, entry: &StoredEntry) -> Result<(), StoreError> {
+    if entry.token_id == *id {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt(format!(
+            "the token-id index names leaf {} for {id}",
+            entry.leaf_index
+        )))
+    }
+}
+
 /// `?, ?, …` groups: `rows` groups of `per_row` placeholders.
 fn placeholders(rows: usize, per_row: usize) -> String {
     let group = format!("({})", vec!["?"; per_row].join(", "));
@@ -707,25 +721,17 @@ impl Store for SqliteStore {
 
     async fn entry_by_token_id(&self, id: &TokenId) -> Result<Option<StoredEntry>, StoreError> {
         let entry = match self.ids.probe(id) {
-            Probe::Leaf(index) => {
-                let index = to_i64(index)?;
-                self.fetch_entry("leaf_index = ?", |a| a.add(index)).await?
-            }
+            Probe::Leaf(index) => self.entry_by_index(index).await?,
             Probe::Unmapped { from } => {
                 let condition = format!("leaf_index = {UNMAPPED_LEAF}");
                 self.fetch_entry(&condition, |a| add_unmapped(a, id, from))
                     .await?
             }
         };
-        // The map and the index only ever name an entry with this id; a
-        // mismatch is a corrupt store, not another token.
-        match entry {
-            Some(e) if e.token_id != *id => Err(StoreError::Corrupt(format!(
-                "the token-id index names leaf {} for {id}",
-                e.leaf_index
-            ))),
-            other => Ok(other),
+        if let Some(e) = &entry {
+            found_for(id, e)?;
         }
+        Ok(entry)
     }
 
     async fn entry_by_index(&self, leaf_index: u64) -> Result<Option<StoredEntry>, StoreError> {
@@ -765,13 +771,10 @@ impl Store for SqliteStore {
             Some(row) => status_from_row(&row)?,
             None => None,
         };
-        match status {
-            Some(s) if s.entry.token_id != *id => Err(StoreError::Corrupt(format!(
-                "the token-id index names leaf {} for {id}",
-                s.entry.leaf_index
-            ))),
-            other => Ok(other),
+        if let Some(s) = &status {
+            found_for(id, &s.entry)?;
         }
+        Ok(status)
     }
 
     async fn revocation_of(&self, id: &TokenId) -> Result<Option<StoredEntry>, StoreError> {
